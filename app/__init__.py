@@ -1,0 +1,54 @@
+"""Passline: a self-hosted server for Apple Wallet passes."""
+
+import logging
+import os
+
+from flask import Flask
+
+from app import config
+from app.extensions import db, migrate
+
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create the application: defaults, then instance config, env, test mapping."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    app.config.from_object(config.Defaults)
+    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
+        app.instance_path, "passline.sqlite"
+    )
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env()
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    config.check(app)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=config.MIGRATIONS_DIR)
+
+    from app import jobs, push
+
+    jobs.init_app(app)
+    push.init_app(app)
+
+    from app.downloads import bp as downloads_bp
+    from app.wallet import bp as wallet_bp
+
+    app.register_blueprint(wallet_bp)
+    app.register_blueprint(downloads_bp)
+
+    from app import errors
+
+    errors.init_app(app)
+
+    from app.cli import register_commands
+
+    register_commands(app)
+    return app

@@ -1,0 +1,34 @@
+"""Merchants and their users."""
+
+import logging
+
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+
+from app.extensions import db
+from app.models import Merchant, User
+
+log = logging.getLogger(__name__)
+
+
+class EmailTaken(ValueError):
+    """Another user already signs in with that email address."""
+
+
+def create_merchant(name: str, email: str, password: str) -> Merchant:
+    """Create a merchant with one user; the password is hashed with scrypt."""
+    email = email.strip().lower()
+    if db.session.scalar(select(User).filter_by(email=email)) is not None:
+        raise EmailTaken(f"A user with the email {email} already exists.")
+    merchant = Merchant(name=name)
+    merchant.users.append(
+        User(email=email, password_hash=generate_password_hash(password))
+    )
+    db.session.add(merchant)
+    db.session.commit()
+    log.info("merchant %s created with user %s", merchant.id, email)
+    return merchant
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).filter_by(email=email.strip().lower()))

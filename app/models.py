@@ -1,0 +1,251 @@
+"""The database tables: merchants, pass types, templates, passes and devices."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    update,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Merchant(db.Model):
+    __tablename__ = "merchants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    users: Mapped[list["User"]] = relationship(back_populates="merchant")
+    pass_types: Mapped[list["PassType"]] = relationship(back_populates="merchant")
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    merchant: Mapped[Merchant] = relationship(back_populates="users")
+
+
+class PassType(db.Model):
+    """A Pass Type ID certificate with its key and the WWDR that issued it."""
+
+    __tablename__ = "pass_types"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    pass_type_identifier: Mapped[str] = mapped_column(String(255), unique=True)
+    team_identifier: Mapped[str] = mapped_column(String(32))
+    certificate_pem: Mapped[bytes] = mapped_column(LargeBinary)
+    wwdr_certificate_pem: Mapped[bytes] = mapped_column(LargeBinary)
+    # Fernet token of the PKCS#8 PEM key; see app.certificates.
+    private_key_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    certificate_expires_at: Mapped[datetime]
+    # Set when every push token failed with BadDeviceToken (wrong host or
+    # certificate) or APNs refused the certificate (403).
+    push_problem: Mapped[str | None] = mapped_column(Text)
+    push_problem_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    merchant: Mapped[Merchant] = relationship(back_populates="pass_types")
+
+
+class Template(db.Model):
+    """A pass design: pass.json without the per-pass keys, images and strings."""
+
+    __tablename__ = "templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    pass_type_id: Mapped[int] = mapped_column(ForeignKey("pass_types.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    style: Mapped[str] = mapped_column(String(20))
+    design: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # {"fr": {"EVENT": "ÉVÉNEMENT"}}: becomes fr.lproj/pass.strings.
+    localizations: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    pass_type: Mapped[PassType] = relationship()
+    images: Mapped[list["TemplateImage"]] = relationship(
+        back_populates="template",
+        cascade="all, delete-orphan",
+        order_by="TemplateImage.path",
+    )
+
+
+class TemplateImage(db.Model):
+    """One image file of a template, by its path in the bundle (fr.lproj/logo.png)."""
+
+    __tablename__ = "template_images"
+    __table_args__ = (UniqueConstraint("template_id", "path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("templates.id"))
+    path: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+    template: Mapped[Template] = relationship(back_populates="images")
+
+
+class Pass(db.Model):
+    __tablename__ = "passes"
+    __table_args__ = (UniqueConstraint("pass_type_id", "serial_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pass_type_id: Mapped[int] = mapped_column(ForeignKey("pass_types.id"))
+    template_id: Mapped[int] = mapped_column(ForeignKey("templates.id"), index=True)
+    serial_number: Mapped[str] = mapped_column(String(64))
+    authentication_token: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    is_voided: Mapped[bool] = mapped_column(default=False)
+    # Strictly increasing across all passes; the Wallet "lastUpdated" tag.
+    update_tag: Mapped[int] = mapped_column(BigInteger, index=True)
+    # The Last-Modified of the current content, whole seconds, UTC.
+    updated_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    pass_type: Mapped[PassType] = relationship()
+    template: Mapped[Template] = relationship()
+    registrations: Mapped[list["Registration"]] = relationship(
+        back_populates="pass_", cascade="all, delete-orphan"
+    )
+
+
+class DownloadLink(db.Model):
+    """A link customers open to add a pass; the token is its only secret."""
+
+    __tablename__ = "download_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pass_id: Mapped[int] = mapped_column(
+        ForeignKey("passes.id", ondelete="CASCADE"), index=True
+    )
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    pass_: Mapped["Pass"] = relationship()
+
+    def is_usable(self, now: datetime) -> bool:
+        return self.revoked_at is None and (
+            self.expires_at is None or self.expires_at > now
+        )
+
+
+class SignedBundle(db.Model):
+    """The signed .pkpass bytes of a pass, valid while its update tag matches."""
+
+    __tablename__ = "signed_bundles"
+
+    pass_id: Mapped[int] = mapped_column(
+        ForeignKey("passes.id", ondelete="CASCADE"), primary_key=True
+    )
+    update_tag: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    signed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UpdateCounter(db.Model):
+    """A single-row counter that hands out update tags.
+
+    Incrementing the row locks it until commit, so tags are committed in the
+    order they were handed out and a device polling with the newest tag it saw
+    can never miss a change committed later with a smaller tag.
+    """
+
+    __tablename__ = "update_counter"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    @staticmethod
+    def next_tag() -> int:
+        return db.session.execute(
+            update(UpdateCounter)
+            .where(UpdateCounter.id == 1)
+            .values(value=UpdateCounter.value + 1)
+            .returning(UpdateCounter.value)
+        ).scalar_one()
+
+
+class Device(db.Model):
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    library_identifier: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    registrations: Mapped[list["Registration"]] = relationship(
+        back_populates="device", cascade="all, delete-orphan"
+    )
+
+
+class Registration(db.Model):
+    """A device's registration for updates to one pass, with its push token."""
+
+    __tablename__ = "registrations"
+    __table_args__ = (UniqueConstraint("device_id", "pass_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    pass_id: Mapped[int] = mapped_column(ForeignKey("passes.id"), index=True)
+    push_token: Mapped[str] = mapped_column(String(200), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    device: Mapped[Device] = relationship(back_populates="registrations")
+    pass_: Mapped[Pass] = relationship(back_populates="registrations")
+
+
+class WalletLogEntry(db.Model):
+    """A line Wallet sent to /v1/log, linked to the pass it names."""
+
+    __tablename__ = "wallet_log_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pass_id: Mapped[int | None] = mapped_column(
+        ForeignKey("passes.id", ondelete="SET NULL"), index=True
+    )
+    message: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class PushAttempt(db.Model):
+    """The outcome of one push to one push token."""
+
+    __tablename__ = "push_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pass_type_id: Mapped[int] = mapped_column(ForeignKey("pass_types.id"), index=True)
+    device_id: Mapped[int | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL"), index=True
+    )
+    # Only the last characters: a push token is a credential to wake a device.
+    push_token_suffix: Mapped[str] = mapped_column(String(8))
+    outcome: Mapped[str] = mapped_column(String(20))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(String(100))
+    apns_id: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

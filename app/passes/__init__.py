@@ -1,0 +1,1 @@
+"""Passes: designing, building, signing, importing and issuing them."""

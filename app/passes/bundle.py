@@ -1,0 +1,139 @@
+"""Building a pass's pass.json and its signed .pkpass bundle."""
+
+import copy
+import io
+import json
+import re
+import zipfile
+from datetime import datetime
+from typing import Any
+
+from app.certificates import SigningIdentity
+from app.passes.signing import build_manifest, sign_manifest
+from app.passes.strings import render_strings
+from app.passes.validation import validate_pass
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
+# Keys a template may not set: they belong to each pass or to this server.
+PER_PASS_KEYS = (
+    "passTypeIdentifier",
+    "teamIdentifier",
+    "serialNumber",
+    "authenticationToken",
+    "webServiceURL",
+    "voided",
+)
+
+
+class PassDataError(ValueError):
+    """Pass data that does not fill the template's placeholders."""
+
+
+def placeholders(design: Any) -> set[str]:
+    """Return the names of every {{placeholder}} used in a design."""
+    if isinstance(design, str):
+        return set(PLACEHOLDER.findall(design))
+    if isinstance(design, dict):
+        return set().union(*map(placeholders, design.values()))
+    if isinstance(design, list):
+        return set().union(*map(placeholders, design))
+    return set()
+
+
+def fill_placeholders(design: Any, values: dict[str, Any]) -> Any:
+    """Replace {{name}} in every string; a string that is only a placeholder
+    takes the value's own type, so numbers stay numbers."""
+    if isinstance(design, dict):
+        return {k: fill_placeholders(v, values) for k, v in design.items()}
+    if isinstance(design, list):
+        return [fill_placeholders(v, values) for v in design]
+    if not isinstance(design, str):
+        return design
+    whole = PLACEHOLDER.fullmatch(design.strip())
+    if whole:
+        return _value(whole.group(1), values)
+    return PLACEHOLDER.sub(lambda m: str(_value(m.group(1), values)), design)
+
+
+def _value(name: str, values: dict[str, Any]) -> Any:
+    try:
+        return values[name]
+    except KeyError:
+        raise PassDataError(f"no value for the placeholder {{{{{name}}}}}") from None
+
+
+def render_pass_json(
+    design: dict[str, Any],
+    data: dict[str, Any],
+    *,
+    pass_type_identifier: str,
+    team_identifier: str,
+    serial_number: str,
+    authentication_token: str,
+    web_service_url: str,
+    is_voided: bool = False,
+) -> dict[str, Any]:
+    """Fill a template's design with a pass's data and add the per-pass keys."""
+    values = {**data, "serialNumber": serial_number}
+    body = fill_placeholders(copy.deepcopy(design), values)
+    for key in PER_PASS_KEYS:
+        body.pop(key, None)
+    pass_json = {"formatVersion": 1, **body}
+    pass_json.update(
+        passTypeIdentifier=pass_type_identifier,
+        teamIdentifier=team_identifier,
+        serialNumber=serial_number,
+        authenticationToken=authentication_token,
+        webServiceURL=web_service_url,
+    )
+    if is_voided:
+        pass_json["voided"] = True
+    return pass_json
+
+
+def bundle_files(
+    pass_json: dict[str, Any],
+    images: dict[str, bytes],
+    localizations: dict[str, dict[str, str]],
+) -> dict[str, bytes]:
+    """Lay out every file of the bundle except the manifest and signature."""
+    files = {"pass.json": json.dumps(pass_json, ensure_ascii=False, indent=2).encode()}
+    files.update(images)
+    for language, strings in localizations.items():
+        if strings:
+            files[f"{language}.lproj/pass.strings"] = render_strings(strings)
+    return files
+
+
+def build_pkpass(
+    files: dict[str, bytes],
+    identity: SigningIdentity,
+    *,
+    modified_at: datetime,
+    allow_http: bool = False,
+) -> bytes:
+    """Validate, sign and zip a pass; return the .pkpass bytes.
+
+    Raises PassValidationError when Wallet would refuse the pass.
+    """
+    pass_json = json.loads(files["pass.json"])
+    validate_pass(
+        pass_json, [p for p in files if p != "pass.json"], allow_http=allow_http
+    )
+    manifest = build_manifest(files)
+    signature = sign_manifest(manifest, identity)
+    return zip_bundle(
+        {**files, "manifest.json": manifest, "signature": signature}, modified_at
+    )
+
+
+def zip_bundle(files: dict[str, bytes], modified_at: datetime) -> bytes:
+    """Zip the files with a fixed time, so the same content gives the same bytes."""
+    buffer = io.BytesIO()
+    stamp = modified_at.timetuple()[:6]
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(files):
+            info = zipfile.ZipInfo(path, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, files[path])
+    return buffer.getvalue()

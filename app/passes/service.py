@@ -1,0 +1,235 @@
+"""Issuing and updating passes, and keeping their signed bundles."""
+
+import logging
+import secrets
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app import jobs
+from app.certificates import SigningIdentity, encrypt_private_key, load_identity
+from app.extensions import db
+from app.models import (
+    Merchant,
+    Pass,
+    PassType,
+    SignedBundle,
+    Template,
+    TemplateImage,
+    UpdateCounter,
+    utcnow,
+)
+from app.passes.bundle import (
+    build_pkpass,
+    bundle_files,
+    placeholders,
+    render_pass_json,
+)
+from app.passes.importer import ImportedDesign
+from app.passes.validation import validate_pass
+
+log = logging.getLogger(__name__)
+
+
+class PassTypeTaken(ValueError):
+    """The pass type identifier is already registered on this server."""
+
+
+def web_service_url() -> str:
+    """Return the webServiceURL written into every pass (Wallet adds /v1/...)."""
+    return current_app.config["PUBLIC_URL"] + "/passkit"
+
+
+def signing_identity(pass_type: PassType) -> SigningIdentity:
+    """Decrypt the pass type's certificate and key for signing or pushing."""
+    return load_identity(
+        pass_type.certificate_pem,
+        pass_type.private_key_encrypted,
+        pass_type.wwdr_certificate_pem,
+        current_app.config["KEY_ENCRYPTION_KEY"],
+    )
+
+
+def create_pass_type(merchant: Merchant, identity: SigningIdentity) -> PassType:
+    """Store a checked signing identity, its key encrypted, for the merchant."""
+    existing = db.session.scalar(
+        select(PassType).filter_by(pass_type_identifier=identity.pass_type_identifier)
+    )
+    if existing is not None:
+        raise PassTypeTaken(
+            f"The pass type {identity.pass_type_identifier} is already set up here."
+        )
+    pass_type = PassType(
+        merchant=merchant,
+        pass_type_identifier=identity.pass_type_identifier,
+        team_identifier=identity.team_identifier,
+        certificate_pem=identity.certificate_pem(),
+        wwdr_certificate_pem=identity.wwdr_pem(),
+        private_key_encrypted=encrypt_private_key(
+            identity.private_key, current_app.config["KEY_ENCRYPTION_KEY"]
+        ),
+        certificate_expires_at=identity.expires_at,
+    )
+    db.session.add(pass_type)
+    db.session.commit()
+    log.info(
+        "pass type %s added for merchant %s",
+        pass_type.pass_type_identifier,
+        merchant.id,
+    )
+    return pass_type
+
+
+def create_template(
+    pass_type: PassType, name: str, imported: ImportedDesign
+) -> Template:
+    """Store a design as a template of the pass type, after checking it."""
+    template = Template(
+        merchant_id=pass_type.merchant_id,
+        pass_type=pass_type,
+        name=name,
+        style=imported.style,
+        design=imported.design,
+        localizations=imported.localizations,
+    )
+    template.images = [
+        TemplateImage(path=path, content=content)
+        for path, content in imported.images.items()
+    ]
+    check_design(template)
+    db.session.add(template)
+    db.session.commit()
+    log.info("template %s created for pass type %s", template.id, pass_type.id)
+    return template
+
+
+def check_design(template: Template) -> None:
+    """Raise PassValidationError if passes of this template would be refused."""
+    sample = {name: "sample" for name in placeholders(template.design)}
+    pass_json = render_pass_json(
+        template.design,
+        sample,
+        pass_type_identifier=template.pass_type.pass_type_identifier,
+        team_identifier=template.pass_type.team_identifier,
+        serial_number="sample-serial",
+        authentication_token=secrets.token_urlsafe(24),
+        web_service_url=web_service_url(),
+    )
+    files = bundle_files(pass_json, _images(template), template.localizations)
+    validate_pass(
+        pass_json,
+        [p for p in files if p != "pass.json"],
+        allow_http=current_app.config["DEVELOPMENT"],
+    )
+
+
+def _images(template: Template) -> dict[str, bytes]:
+    return {image.path: image.content for image in template.images}
+
+
+def render_files(pass_: Pass) -> dict[str, bytes]:
+    """Return the pass's bundle files, before the manifest and signature."""
+    template = pass_.template
+    pass_json = render_pass_json(
+        template.design,
+        pass_.data,
+        pass_type_identifier=pass_.pass_type.pass_type_identifier,
+        team_identifier=pass_.pass_type.team_identifier,
+        serial_number=pass_.serial_number,
+        authentication_token=pass_.authentication_token,
+        web_service_url=web_service_url(),
+        is_voided=pass_.is_voided,
+    )
+    return bundle_files(pass_json, _images(template), template.localizations)
+
+
+def issue_pass(
+    template: Template, data: dict[str, Any], serial_number: str | None = None
+) -> Pass:
+    """Create a pass of the template; raises PassDataError for missing data."""
+    pass_ = Pass(
+        pass_type=template.pass_type,
+        template=template,
+        serial_number=serial_number or secrets.token_urlsafe(12),
+        authentication_token=secrets.token_urlsafe(24),
+        data=dict(data),
+    )
+    mark_changed([pass_])
+    render_files(pass_)
+    db.session.add(pass_)
+    db.session.commit()
+    log.info("pass %s issued from template %s", pass_.serial_number, template.id)
+    return pass_
+
+
+def update_pass(
+    pass_: Pass, data: dict[str, Any] | None = None, *, is_voided: bool | None = None
+) -> Pass:
+    """Change a pass's data or voided flag, then push to its devices.
+
+    The pass is checked by rendering it before anything is stored, so bad
+    data raises PassDataError and leaves the pass as it was.
+    """
+    if data is not None:
+        pass_.data = dict(data)
+    if is_voided is not None:
+        pass_.is_voided = is_voided
+    try:
+        render_files(pass_)
+    except ValueError:
+        db.session.rollback()
+        raise
+    mark_changed([pass_])
+    db.session.commit()
+    log.info("pass %s updated", pass_.serial_number)
+    jobs.enqueue("app.push.service.push_pass_updates", [pass_.id])
+    return pass_
+
+
+def mark_changed(passes: Iterable[Pass]) -> int:
+    """Give the passes a new update tag and a later Last-Modified.
+
+    Last-Modified has whole seconds, so a second change within the same second
+    moves it one second on: each content version keeps a distinct date and a
+    device asking If-Modified-Since never misses it.
+    """
+    tag = UpdateCounter.next_tag()
+    now = utcnow().replace(microsecond=0)
+    for pass_ in passes:
+        previous = pass_.updated_at
+        pass_.update_tag = tag
+        pass_.updated_at = (
+            max(now, previous + timedelta(seconds=1)) if previous else now
+        )
+    return tag
+
+
+def signed_bundle(pass_: Pass) -> bytes:
+    """Return the pass's .pkpass, signing it only if its content changed."""
+    stored = db.session.get(SignedBundle, pass_.id)
+    if stored is not None and stored.update_tag == pass_.update_tag:
+        return stored.content
+
+    content = build_pkpass(
+        render_files(pass_),
+        signing_identity(pass_.pass_type),
+        modified_at=pass_.updated_at,
+        allow_http=current_app.config["DEVELOPMENT"],
+    )
+    if stored is None:
+        db.session.add(
+            SignedBundle(pass_id=pass_.id, update_tag=pass_.update_tag, content=content)
+        )
+    else:
+        stored.update_tag, stored.content = pass_.update_tag, content
+        stored.signed_at = utcnow()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another request signed the same version first; its bytes are as good.
+        db.session.rollback()
+    return content

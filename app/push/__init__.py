@@ -1,0 +1,9 @@
+"""Pushing pass updates to Wallet through APNs."""
+
+from flask import Flask
+
+from app.push.service import ClientRegistry
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["passline.apns"] = ClientRegistry()

@@ -1,0 +1,179 @@
+"""Fanning a pass change out to every registered device, and recording how it went."""
+
+import hashlib
+import logging
+import threading
+from collections import Counter
+
+from flask import current_app
+from sqlalchemy import delete, insert, select
+
+from app.extensions import db
+from app.models import Device, Pass, PassType, PushAttempt, Registration, utcnow
+from app.push.apns import APNsClient, PushResult
+
+log = logging.getLogger(__name__)
+
+CHUNK = 500
+
+SENT = "sent"
+UNREGISTERED = "unregistered"
+BAD_DEVICE_TOKEN = "bad_device_token"
+CERTIFICATE_REJECTED = "certificate_rejected"
+FAILED = "failed"
+
+
+class ClientRegistry:
+    """One APNs client per pass type certificate, kept for connection reuse."""
+
+    def __init__(self):
+        self._clients: dict[tuple[int, bytes], APNsClient] = {}
+        self._lock = threading.Lock()
+
+    def get(self, pass_type: PassType) -> APNsClient:
+        from app.passes.service import signing_identity
+
+        fingerprint = hashlib.sha256(pass_type.certificate_pem).digest()
+        key = (pass_type.id, fingerprint)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                identity = signing_identity(pass_type)
+                config = current_app.config
+                client = APNsClient(
+                    identity.certificate_pem(),
+                    identity.private_key_pem(),
+                    host=config["APNS_HOST"],
+                    port=config["APNS_PORT"],
+                    ca_bundle=config["APNS_CA_BUNDLE"],
+                    timeout=config["APNS_TIMEOUT"],
+                    max_attempts=config["APNS_MAX_ATTEMPTS"],
+                    retry_delay=config["APNS_RETRY_DELAY"],
+                )
+                self._close_older(pass_type.id)
+                self._clients[key] = client
+            return client
+
+    def _close_older(self, pass_type_id: int) -> None:
+        for key in [k for k in self._clients if k[0] == pass_type_id]:
+            self._clients.pop(key).close()
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+
+
+def outcome_of(result: PushResult) -> str:
+    """Classify APNs's answer as PASSKIT.md §2 describes."""
+    if result.is_success:
+        return SENT
+    if result.status_code == 410:
+        return UNREGISTERED
+    if result.status_code == 400 and result.reason == "BadDeviceToken":
+        return BAD_DEVICE_TOKEN
+    if result.status_code == 403:
+        return CERTIFICATE_REJECTED
+    return FAILED
+
+
+def push_pass_updates(pass_ids: list[int]) -> Counter:
+    """Push once per push token registered for any of the passes."""
+    targets: dict[int, dict[str, int]] = {}
+    for start in range(0, len(pass_ids), CHUNK):
+        rows = db.session.execute(
+            select(Pass.pass_type_id, Registration.push_token, Registration.device_id)
+            .join(Registration.pass_)
+            .where(Registration.pass_id.in_(pass_ids[start : start + CHUNK]))
+        )
+        for pass_type_id, token, device_id in rows:
+            targets.setdefault(pass_type_id, {})[token] = device_id
+
+    outcomes: Counter = Counter()
+    for pass_type_id, tokens in targets.items():
+        pass_type = db.session.get_one(PassType, pass_type_id)
+        outcomes += push_to_tokens(pass_type, tokens)
+    return outcomes
+
+
+def push_to_tokens(pass_type: PassType, tokens: dict[str, int]) -> Counter:
+    """Push to the tokens (token → device id) of one pass type and record it."""
+    client = current_app.extensions["passline.apns"].get(pass_type)
+    results = client.send_notification_batch(tokens, pass_type.pass_type_identifier)
+    outcomes = {token: outcome_of(result) for token, result in results.items()}
+
+    db.session.execute(
+        insert(PushAttempt),
+        [
+            {
+                "pass_type_id": pass_type.id,
+                "device_id": tokens[token],
+                "push_token_suffix": token[-8:],
+                "outcome": outcomes[token],
+                "status_code": result.status_code,
+                "reason": result.reason,
+                "apns_id": result.apns_id,
+                "attempts": result.attempts,
+            }
+            for token, result in results.items()
+        ],
+    )
+    gone = [token for token, outcome in outcomes.items() if outcome == UNREGISTERED]
+    if gone:
+        remove_registrations(pass_type, gone)
+    _flag_problems(pass_type, results, outcomes)
+    db.session.commit()
+
+    counts = Counter(outcomes.values())
+    log.info(
+        "pushed pass type %s: %s",
+        pass_type.pass_type_identifier,
+        ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())),
+    )
+    return counts
+
+
+def remove_registrations(pass_type: PassType, push_tokens: list[str]) -> None:
+    """Drop the pass type's registrations of tokens APNs called unregistered."""
+    passes_of_type = select(Pass.id).where(Pass.pass_type_id == pass_type.id)
+    for start in range(0, len(push_tokens), CHUNK):
+        db.session.execute(
+            delete(Registration)
+            .where(Registration.push_token.in_(push_tokens[start : start + CHUNK]))
+            .where(Registration.pass_id.in_(passes_of_type))
+        )
+    delete_idle_devices()
+
+
+def delete_idle_devices() -> None:
+    """Delete devices left without any registration."""
+    db.session.execute(delete(Device).where(~Device.registrations.any()))
+
+
+def _flag_problems(
+    pass_type: PassType, results: dict[str, PushResult], outcomes: dict[str, str]
+) -> None:
+    values = list(outcomes.values())
+    if values and all(outcome == BAD_DEVICE_TOKEN for outcome in values):
+        # Every token failing at once means the host or certificate is wrong,
+        # not that every device vanished: keep the registrations.
+        _set_problem(
+            pass_type,
+            "APNs answered BadDeviceToken for every device: check that APNS_HOST "
+            "is the production host and the certificate is the pass type's.",
+        )
+    elif CERTIFICATE_REJECTED in values:
+        reason = next(
+            r.reason for t, r in results.items() if outcomes[t] == CERTIFICATE_REJECTED
+        )
+        _set_problem(pass_type, f"APNs refused the certificate ({reason}).")
+    elif SENT in values and pass_type.push_problem:
+        pass_type.push_problem = None
+        pass_type.push_problem_at = None
+
+
+def _set_problem(pass_type: PassType, problem: str) -> None:
+    log.error("pass type %s cannot push: %s", pass_type.pass_type_identifier, problem)
+    pass_type.push_problem = problem
+    pass_type.push_problem_at = utcnow()

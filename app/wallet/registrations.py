@@ -1,0 +1,131 @@
+"""Device registrations, updated serials and Wallet's log lines."""
+
+import logging
+import re
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import Device, Pass, PassType, Registration, WalletLogEntry
+from app.push.service import delete_idle_devices
+
+log = logging.getLogger(__name__)
+
+# Wallet's log lines name the pass like this:
+# "... (for device 8f2…, pass type pass.com.example, serial number 1234; ...)"
+_PASS_IN_LOG = re.compile(r"pass type ([\w.-]+), serial number ([^\s;,)]+)")
+MAX_LOG_LINES = 100
+MAX_LOG_LINE = 4000
+
+
+def find_pass(pass_type_identifier: str, serial_number: str) -> Pass | None:
+    return db.session.scalar(
+        select(Pass)
+        .join(Pass.pass_type)
+        .where(PassType.pass_type_identifier == pass_type_identifier)
+        .where(Pass.serial_number == serial_number)
+    )
+
+
+def register_device(library_identifier: str, pass_: Pass, push_token: str) -> bool:
+    """Register the device for the pass; True when the registration is new.
+
+    An existing registration keeps its row and takes the new push token.
+    """
+    for attempt in range(2):
+        try:
+            return _register(library_identifier, pass_, push_token)
+        except IntegrityError:
+            # A concurrent call created the same device or registration.
+            db.session.rollback()
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _register(library_identifier: str, pass_: Pass, push_token: str) -> bool:
+    device = db.session.scalar(
+        select(Device).filter_by(library_identifier=library_identifier)
+    )
+    if device is None:
+        device = Device(library_identifier=library_identifier)
+        db.session.add(device)
+        db.session.flush()
+    registration = db.session.scalar(
+        select(Registration).filter_by(device_id=device.id, pass_id=pass_.id)
+    )
+    created = registration is None
+    if created:
+        db.session.add(Registration(device=device, pass_=pass_, push_token=push_token))
+    else:
+        registration.push_token = push_token
+    db.session.commit()
+    log.info(
+        "device …%s %s for pass %s",
+        library_identifier[-6:],
+        "registered" if created else "re-registered",
+        pass_.serial_number,
+    )
+    return created
+
+
+def unregister_device(library_identifier: str, pass_: Pass) -> bool:
+    """Remove the device's registration for the pass; True if there was one."""
+    registration = db.session.scalar(
+        select(Registration)
+        .join(Registration.device)
+        .where(Device.library_identifier == library_identifier)
+        .where(Registration.pass_id == pass_.id)
+    )
+    if registration is None:
+        return False
+    db.session.delete(registration)
+    db.session.flush()
+    delete_idle_devices()
+    db.session.commit()
+    log.info(
+        "device …%s unregistered from pass %s",
+        library_identifier[-6:],
+        pass_.serial_number,
+    )
+    return True
+
+
+def updated_serials(
+    library_identifier: str, pass_type_identifier: str, since: int | None
+) -> tuple[list[str], int] | None:
+    """Return the device's passes changed after the tag, and the newest tag.
+
+    None when nothing matches (the device is unknown, has no passes of the
+    type, or none changed).
+    """
+    query = (
+        select(Pass.serial_number, Pass.update_tag)
+        .join(Registration.pass_)
+        .join(Registration.device)
+        .join(Pass.pass_type)
+        .where(Device.library_identifier == library_identifier)
+        .where(PassType.pass_type_identifier == pass_type_identifier)
+        .order_by(Pass.update_tag)
+    )
+    if since is not None:
+        query = query.where(Pass.update_tag > since)
+    rows = db.session.execute(query).all()
+    if not rows:
+        return None
+    return [serial for serial, _ in rows], rows[-1].update_tag
+
+
+def store_logs(lines: list[str]) -> int:
+    """Keep Wallet's log lines, each linked to the pass it names; return the count."""
+    entries = []
+    for line in lines[:MAX_LOG_LINES]:
+        match = _PASS_IN_LOG.search(line)
+        pass_ = find_pass(*match.groups()) if match else None
+        entries.append(
+            WalletLogEntry(message=line[:MAX_LOG_LINE], pass_id=pass_ and pass_.id)
+        )
+    db.session.add_all(entries)
+    db.session.commit()
+    return len(entries)
