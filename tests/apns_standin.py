@@ -270,7 +270,7 @@ class _Connection(asyncio.Protocol):
             while data:
                 size = min(
                     len(data),
-                    65535,
+                    self._h2.local_flow_control_window(stream_id),
                     self._h2.max_outbound_frame_size,
                 )
                 if size <= 0:

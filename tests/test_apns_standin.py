@@ -21,11 +21,12 @@ import h2.events
 import h2.settings
 import httpx
 import pytest
-from apns_standin import APNsStandIn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.apns_standin import APNsStandIn
 
 TOPIC = "pass.com.example.member"
 TOKEN = "a1" * 32

@@ -1,0 +1,192 @@
+"""Fixtures: the app on SQLite and PostgreSQL, a signing chain, an APNs stand-in."""
+
+import os
+import threading
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from flask_migrate import upgrade
+from sqlalchemy import update
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.certificates import build_identity, load_pem_certificate, load_pem_key
+from app.demo import demo_design
+from app.devchain import issue_certificate, make_development_chain
+from app.extensions import db
+from app.merchants import create_merchant
+from app.models import UpdateCounter
+from app.passes import service
+from tests.apns_standin import APNsStandIn
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "apple"
+KEY_ENCRYPTION_KEY = "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
+PASS_TYPE_ID = "pass.test.passline.tickets"
+TEAM_ID = "TESTTEAM01"
+POSTGRES_URL = os.environ.get("PASSLINE_TEST_POSTGRES_URL")
+
+
+def _database_params():
+    params = [pytest.param("sqlite", id="sqlite")]
+    if POSTGRES_URL or os.environ.get("PASSLINE_REQUIRE_POSTGRES"):
+        params.append(pytest.param("postgres", id="postgres"))
+    return params
+
+
+@pytest.fixture(scope="session")
+def chain():
+    """A development chain: root, WWDR-like intermediate, pass type certificate."""
+    return make_development_chain(PASS_TYPE_ID, TEAM_ID)
+
+
+@pytest.fixture(scope="session")
+def chain_files(chain, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("chain")
+    for name, content in {
+        "root.pem": chain.root_pem,
+        "wwdr.pem": chain.wwdr_pem,
+        "pass-type.pem": chain.certificate_pem,
+        "pass-type-key.pem": chain.key_pem,
+    }.items():
+        (folder / name).write_bytes(content)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def apns_server(chain, tmp_path_factory):
+    """An APNs stand-in with a loopback certificate from a CA of its own."""
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    server_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Loopback APNs CA")])
+    server_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    ca = issue_certificate(ca_name, ca_key, ca_name, ca_key, is_ca=True, days=2)
+    server = issue_certificate(
+        server_name,
+        server_key,
+        ca_name,
+        ca_key,
+        is_ca=False,
+        days=2,
+        san=[x509.IPAddress(IPv4Address("127.0.0.1"))],
+    )
+    ca_file = tmp_path_factory.mktemp("apns") / "ca.pem"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    standin = APNsStandIn(
+        server.public_bytes(serialization.Encoding.PEM),
+        server_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        client_ca_pem=chain.root_pem + chain.wwdr_pem,
+    )
+    standin.ca_file = str(ca_file)
+    with standin:
+        yield standin
+
+
+@pytest.fixture
+def apns(apns_server):
+    apns_server.clear()
+    yield apns_server
+    apns_server.clear()
+
+
+_migrated: set[str] = set()
+
+
+@pytest.fixture(params=_database_params())
+def database_url(request, tmp_path_factory):
+    if request.param == "postgres":
+        if not POSTGRES_URL:
+            pytest.fail("PASSLINE_REQUIRE_POSTGRES is set but not the URL")
+        return POSTGRES_URL
+    folder = tmp_path_factory.getbasetemp() / "sqlite"
+    folder.mkdir(exist_ok=True)
+    return f"sqlite:///{folder / 'passline.sqlite'}"
+
+
+@pytest.fixture
+def app(database_url, apns_server, tmp_path):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "KEY_ENCRYPTION_KEY": KEY_ENCRYPTION_KEY,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "PUBLIC_URL": "https://passline.test",
+            "APNS_HOST": apns_server.host,
+            "APNS_PORT": apns_server.port,
+            "APNS_CA_BUNDLE": apns_server.ca_file,
+            "APNS_RETRY_DELAY": 0.01,
+        }
+    )
+    app.instance_path = str(tmp_path / "instance")
+    with app.app_context():
+        if database_url not in _migrated:
+            upgrade()
+            _migrated.add(database_url)
+        _empty_tables()
+        yield app
+        app.extensions["passline.jobs"].join()
+        app.extensions["passline.apns"].close()
+        db.session.remove()
+
+
+def _empty_tables():
+    for table in reversed(db.metadata.sorted_tables):
+        if table.name != "update_counter":
+            db.session.execute(table.delete())
+    db.session.execute(update(UpdateCounter).values(value=0))
+    db.session.commit()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def merchant(app):
+    return create_merchant("Test Venue", "owner@venue.test", "correct horse")
+
+
+@pytest.fixture
+def pass_type(merchant, chain):
+    identity = build_identity(
+        load_pem_certificate(chain.certificate_pem),
+        load_pem_key(chain.key_pem),
+        load_pem_certificate(chain.wwdr_pem),
+    )
+    return service.create_pass_type(merchant, identity)
+
+
+@pytest.fixture
+def template(pass_type):
+    return service.create_template(pass_type, "Concert", demo_design())
+
+
+@pytest.fixture
+def issued_pass(template):
+    return service.issue_pass(template, {"holder": "Ann", "seat": "A1", "gate": "3"})
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served over real HTTP on loopback, in a thread."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
