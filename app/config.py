@@ -27,6 +27,8 @@ class Defaults:
     PUBLIC_URL = "http://127.0.0.1:5000"
 
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Largest request body accepted (certificate and image uploads included).
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
     # APNs: production host by default; pass updates only work against it.
     APNS_HOST = "api.push.apple.com"

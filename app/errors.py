@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Flask, request
+from flask import Flask, abort, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import db
@@ -11,8 +11,16 @@ log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_nul_bytes)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected_error)
+
+
+def refuse_nul_bytes() -> None:
+    """Answer 404 for a path or query with a NUL byte, which no database stores."""
+    query = "".join(k + v for k, v in request.args.items(multi=True))
+    if "\x00" in request.path or "\x00" in query:
+        abort(404)
 
 
 def handle_http_error(error: HTTPException):
