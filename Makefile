@@ -16,7 +16,7 @@ install: $(VENV)/installed
 
 instance/config.py: | $(VENV)/installed
 	mkdir -p instance
-	$(BIN)/python -m app.config > $@
+	$(BIN)/python -m app.instance_config > $@
 	@echo "wrote $@ with new random keys: keep it secret and backed up"
 
 run: install instance/config.py

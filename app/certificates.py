@@ -72,13 +72,15 @@ def load_p12(data: bytes, password: str | None) -> tuple[x509.Certificate, Priva
         raise CertificateError(
             "Could not open the .p12: the password is wrong or the file is damaged."
         ) from exc
-    if certificate is None:
-        raise CertificateError("The .p12 holds no certificate.")
+    # The key first: without one, the library files the certificate among the
+    # extra certificates, and "no certificate" would send the merchant astray.
     if key is None:
         raise CertificateError(
             "The .p12 holds no private key: export the certificate together "
             "with its key from Keychain Access."
         )
+    if certificate is None:
+        raise CertificateError("The .p12 holds no certificate.")
     return certificate, _checked_key_type(key)
 
 

@@ -35,6 +35,7 @@ USER_ERRORS = (
     PassImportError,
     PassValidationError,
     service.PassTypeTaken,
+    service.SerialTaken,
 )
 
 
@@ -154,6 +155,8 @@ def import_pass_type(email, p12, password, cert, key, wwdr):
     user = find_user(email)
     if user is None:
         raise click.ClickException(f"No user signs in as {email}.")
+    if p12 and (cert or key):
+        raise click.UsageError("Give --p12, or --cert and --key, not both.")
     if p12:
         certificate, private_key = load_p12(p12.read_bytes(), password)
     elif cert and key:
@@ -240,7 +243,7 @@ def demo_command():
     if user is None:
         chain = make_development_chain(demo.DEMO_PASS_TYPE, demo.DEMO_TEAM)
         chain_dir = Path(current_app.instance_path) / "dev-chain"
-        chain_dir.mkdir(exist_ok=True)
+        chain_dir.mkdir(parents=True, exist_ok=True)
         (chain_dir / "root.pem").write_bytes(chain.root_pem)
         (chain_dir / "wwdr.pem").write_bytes(chain.wwdr_pem)
         merchant = create_merchant(

@@ -2,13 +2,11 @@
 
 Every setting can be overridden in ``instance/config.py`` or with a ``FLASK_``
 prefixed environment variable (``FLASK_PUBLIC_URL=https://passes.example.com``).
-Run ``python -m app.config`` to print a fresh instance config with random keys.
+Run ``python -m app.instance_config`` to print one with fresh random keys.
 """
 
 import os
 import secrets
-
-from cryptography.fernet import Fernet
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
 
@@ -45,34 +43,34 @@ class Defaults:
     JOB_QUEUE = "thread"
 
 
+class ConfigError(RuntimeError):
+    """A setting the server cannot start without, or cannot start with."""
+
+
 def check(app) -> None:
-    """Refuse to start without the secrets production needs."""
+    """Refuse to start without the secrets and the public URL production needs."""
     relaxed = app.config["DEVELOPMENT"] or app.config.get("TESTING")
     if not app.config.get("SECRET_KEY"):
         if not relaxed:
-            raise RuntimeError(
-                "SECRET_KEY is not set: put it in instance/config.py or "
-                "FLASK_SECRET_KEY (python -m app.config prints one)."
+            raise ConfigError(
+                "SECRET_KEY is not set: run `make run` once, or put it in "
+                "instance/config.py or FLASK_SECRET_KEY "
+                "(`python -m app.instance_config` prints a config with one)."
             )
         app.config["SECRET_KEY"] = secrets.token_hex(32)
     if not app.config.get("KEY_ENCRYPTION_KEY"):
-        raise RuntimeError(
+        raise ConfigError(
             "KEY_ENCRYPTION_KEY is not set: it encrypts certificate keys at rest. "
-            "Put it in instance/config.py or FLASK_KEY_ENCRYPTION_KEY "
-            "(python -m app.config prints one)."
+            "Run `make run` once, or put it in instance/config.py or "
+            "FLASK_KEY_ENCRYPTION_KEY "
+            "(`python -m app.instance_config` prints a config with one)."
         )
-    app.config["PUBLIC_URL"] = app.config["PUBLIC_URL"].rstrip("/")
-
-
-def instance_config_text() -> str:
-    """Return the text of a new instance/config.py with random keys."""
-    return (
-        "# Written by `python -m app.config`. Keep this file secret and backed up:\n"
-        "# without KEY_ENCRYPTION_KEY the stored certificate keys cannot be read.\n"
-        f"SECRET_KEY = {secrets.token_hex(32)!r}\n"
-        f"KEY_ENCRYPTION_KEY = {Fernet.generate_key().decode()!r}\n"
-    )
-
-
-if __name__ == "__main__":
-    print(instance_config_text(), end="")
+    public_url = app.config["PUBLIC_URL"].rstrip("/")
+    if not public_url.startswith(("https://", "http://")):
+        raise ConfigError(f"PUBLIC_URL must start with https://, not {public_url!r}.")
+    if not relaxed and not public_url.startswith("https://"):
+        raise ConfigError(
+            "PUBLIC_URL must be https:// (Wallet only calls https web services); "
+            "set DEVELOPMENT=true to try the server over http."
+        )
+    app.config["PUBLIC_URL"] = public_url

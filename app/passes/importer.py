@@ -4,6 +4,7 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,14 @@ def read_source(source: Path | bytes) -> dict[str, bytes]:
     entries = [e for e in archive.infolist() if not e.is_dir()]
     if len(entries) > MAX_FILES or sum(e.file_size for e in entries) > MAX_BUNDLE_BYTES:
         raise PassImportError("That pass is too large to import.")
-    return {e.filename: archive.read(e) for e in entries}
+    try:
+        return {e.filename: archive.read(e) for e in entries}
+    except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError) as exc:
+        # Bad CRC or deflate data, an encrypted entry (RuntimeError) or an
+        # unknown compression method: the archive lists files it cannot give.
+        raise PassImportError(
+            "Could not read that .pkpass: it is damaged or password-protected."
+        ) from exc
 
 
 def load_lenient_json(data: bytes) -> Any:
@@ -91,7 +99,9 @@ def upgrade_design(pass_json: dict[str, Any]) -> dict[str, Any]:
     style = style_of(design)
     if style and isinstance(design[style], dict):
         for group in FIELD_GROUPS:
-            for entry in design[style].get(group) or []:
+            entries = design[style].get(group)
+            # Anything but a list is left for validation to name.
+            for entry in entries if isinstance(entries, list) else []:
                 if isinstance(entry, dict) and "value" in entry:
                     entry["value"] = upgrade_date(entry["value"])
     return design

@@ -39,6 +39,10 @@ class PassTypeTaken(ValueError):
     """The pass type identifier is already registered on this server."""
 
 
+class SerialTaken(ValueError):
+    """The pass type already has a pass with that serial number."""
+
+
 def web_service_url() -> str:
     """Return the webServiceURL written into every pass (Wallet adds /v1/...)."""
     return current_app.config["PUBLIC_URL"] + "/passkit"
@@ -151,15 +155,23 @@ def issue_pass(
     template: Template, data: dict[str, Any], serial_number: str | None = None
 ) -> Pass:
     """Create a pass of the template; raises PassDataError for missing data."""
+    serial_number = serial_number or secrets.token_hex(10)
+    taken = db.session.scalar(
+        select(Pass.id).filter_by(
+            pass_type_id=template.pass_type_id, serial_number=serial_number
+        )
+    )
+    if taken is not None:
+        raise SerialTaken(f"A pass with serial number {serial_number} exists.")
     pass_ = Pass(
         pass_type=template.pass_type,
         template=template,
-        serial_number=serial_number or secrets.token_urlsafe(12),
+        serial_number=serial_number,
         authentication_token=secrets.token_urlsafe(24),
         data=dict(data),
     )
-    mark_changed([pass_])
     render_files(pass_)
+    mark_changed([pass_])
     db.session.add(pass_)
     db.session.commit()
     log.info("pass %s issued from template %s", pass_.serial_number, template.id)

@@ -6,7 +6,8 @@ _ENTRY = re.compile(
     r'"((?:[^"\\]|\\.)*)"\s*=\s*"((?:[^"\\]|\\.)*)"\s*;',
     re.DOTALL,
 )
-_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)
+# A quoted string, kept as it is, or a comment: "http://x" is not a comment.
+_COMMENT = re.compile(r'("(?:[^"\\]|\\.)*")|/\*.*?\*/|//[^\n]*', re.DOTALL)
 _UNESCAPE = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 
 
@@ -32,7 +33,7 @@ def _escape(text: str) -> str:
 
 def parse_strings(data: bytes) -> dict[str, str]:
     """Parse `"key" = "value";` lines, ignoring comments."""
-    text = _COMMENT.sub("", decode_strings_file(data))
+    text = _COMMENT.sub(lambda m: m.group(1) or "", decode_strings_file(data))
     return {_unescape(k): _unescape(v) for k, v in _ENTRY.findall(text)}
 
 

@@ -158,8 +158,13 @@ def _check_dates(pass_json: dict[str, Any]) -> list[str]:
                 f"{key} must be a W3C date-time with seconds and an offset, "
                 "like 2026-03-06T08:05:52+00:00"
             )
-    for entry in pass_json.get("relevantDates", []):
-        dates = entry if isinstance(entry, dict) else {}
+    relevant_dates = pass_json.get("relevantDates", [])
+    if not isinstance(relevant_dates, list) or not all(
+        isinstance(entry, dict) for entry in relevant_dates
+    ):
+        errors.append("relevantDates must be a list of objects")
+        relevant_dates = []
+    for dates in relevant_dates:
         for key in ("date", "startDate", "endDate"):
             if key in dates and not _is_date_time(dates[key]):
                 errors.append(f"relevantDates {key} must be a W3C date-time")

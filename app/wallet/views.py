@@ -40,7 +40,7 @@ def _library_id(value: str) -> str:
 @bp.post("/v1/devices/<device_id>/registrations/<pass_type_id>/<serial>")
 def register(device_id: str, pass_type_id: str, serial: str):
     pass_ = authenticated_pass(pass_type_id, serial)
-    body = request.get_json(silent=True)
+    body = request.get_json(force=True, silent=True)
     push_token = body.get("pushToken") if isinstance(body, dict) else None
     if not isinstance(push_token, str) or not PUSH_TOKEN.match(push_token):
         abort(400)
@@ -87,7 +87,7 @@ def latest_pass(pass_type_id: str, serial: str):
 
 @bp.post("/v1/log")
 def wallet_log():
-    body = request.get_json(silent=True)
+    body = request.get_json(force=True, silent=True)
     lines = body.get("logs") if isinstance(body, dict) else None
     if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
         abort(400)
