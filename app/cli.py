@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import demo, jobs
 from app.certificates import (
@@ -45,6 +45,7 @@ def register_commands(app: Flask) -> None:
         create_merchant_command,
         import_pass_type,
         import_template,
+        list_templates,
         issue_pass,
         update_pass,
         demo_command,
@@ -191,6 +192,31 @@ def import_template(pass_type_id, source, name):
     click.echo(f"template {template.id} ({template.style}) created: {name}")
     for path in imported.skipped:
         click.echo(f"skipped {path}: not a file Wallet accepts", err=True)
+
+
+@click.command("list-templates")
+@with_appcontext
+def list_templates():
+    """List every template with its id, pass type, style and pass count."""
+    rows = db.session.execute(
+        select(
+            Template.id,
+            PassType.pass_type_identifier,
+            Template.style,
+            Template.name,
+            func.count(Pass.id),
+        )
+        .join(Template.pass_type)
+        .outerjoin(Pass, Pass.template_id == Template.id)
+        .group_by(Template.id, PassType.pass_type_identifier)
+        .order_by(Template.id)
+    ).all()
+    if not rows:
+        click.echo("no templates yet: flask import-template PASS_TYPE_ID SOURCE")
+    for template_id, pass_type_id, style, name, count in rows:
+        click.echo(
+            f"{template_id:>5}  {pass_type_id}  {style:<12} {count:>7} passes  {name}"
+        )
 
 
 @click.command("issue-pass")
