@@ -96,6 +96,11 @@ def upgrade_design(pass_json: dict[str, Any]) -> dict[str, Any]:
     for key in ("relevantDate", "expirationDate"):
         if key in design:
             design[key] = upgrade_date(design[key])
+    relevant_dates = design.get("relevantDates")
+    for entry in relevant_dates if isinstance(relevant_dates, list) else []:
+        for key in ("date", "startDate", "endDate"):
+            if isinstance(entry, dict) and key in entry:
+                entry[key] = upgrade_date(entry[key])
     style = style_of(design)
     if style and isinstance(design[style], dict):
         for group in FIELD_GROUPS:

@@ -108,7 +108,8 @@ def validate_pass(
 
 def _check_top_level(pass_json: dict[str, Any], allow_http: bool) -> list[str]:
     errors = [f"{key} is required" for key in REQUIRED_KEYS if key not in pass_json]
-    if "formatVersion" in pass_json and pass_json["formatVersion"] != 1:
+    version = pass_json.get("formatVersion", 1)
+    if type(version) is not int or version != 1:
         errors.append("formatVersion must be the integer 1")
     styles = [s for s in STYLES if s in pass_json]
     if len(styles) != 1:
