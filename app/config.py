@@ -38,6 +38,9 @@ class Defaults:
     # seconds (doubled on each retry).
     APNS_MAX_ATTEMPTS = 4
     APNS_RETRY_DELAY = 0.5
+    # HTTP/2 connections per pass type certificate; each carries up to 100
+    # concurrent pushes.
+    APNS_CONNECTIONS = 4
 
     # "thread": an in-process background worker. "sync": run jobs inline.
     JOB_QUEUE = "thread"

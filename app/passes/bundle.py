@@ -128,12 +128,18 @@ def build_pkpass(
 
 
 def zip_bundle(files: dict[str, bytes], modified_at: datetime) -> bytes:
-    """Zip the files with a fixed time, so the same content gives the same bytes."""
+    """Zip the files with a fixed time, so the same content gives the same bytes.
+
+    PNGs are stored as they are: they are compressed already, and deflating
+    them again was most of the time spent building a bundle.
+    """
     buffer = io.BytesIO()
     stamp = modified_at.timetuple()[:6]
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w") as archive:
         for path in sorted(files):
             info = zipfile.ZipInfo(path, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = (
+                zipfile.ZIP_STORED if path.endswith(".png") else zipfile.ZIP_DEFLATED
+            )
             archive.writestr(info, files[path])
     return buffer.getvalue()

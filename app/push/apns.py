@@ -22,9 +22,11 @@ log = logging.getLogger(__name__)
 
 PRODUCTION_HOST = "api.push.apple.com"
 RETRIED_STATUSES = {429, 500, 502, 503, 504}
-# Upper bound on requests in flight per client; httpx itself keeps each
-# connection within the stream limit the server announces in its SETTINGS.
-MAX_IN_FLIGHT = 1000
+# Requests in flight per connection. httpx keeps a connection within the
+# stream limit the server announces in its SETTINGS (and at most 100), and
+# queues more on that one connection, rescanning its queue on every event; so
+# the client spreads a batch over several connections instead.
+STREAMS_PER_CONNECTION = 100
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class APNsClient:
         timeout: float = 10.0,
         max_attempts: int = 4,
         retry_delay: float = 0.5,
+        connections: int = 4,
     ):
         self.base_url = f"https://{host}:{port}"
         self.max_attempts = max_attempts
@@ -101,16 +104,20 @@ class APNsClient:
             target=self._loop.run_forever, name="apns", daemon=True
         )
         self._thread.start()
-        self._http: httpx.AsyncClient = self._run(self._open())
+        # One httpx client per connection; each opens its own on first use.
+        self._pool: list[httpx.AsyncClient] = self._run(self._open(connections))
 
-    async def _open(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            http1=False,
-            http2=True,
-            verify=self._context,
-            timeout=httpx.Timeout(self._timeout, pool=None),
-            limits=httpx.Limits(max_connections=10, max_keepalive_connections=10),
-        )
+    async def _open(self, connections: int) -> list[httpx.AsyncClient]:
+        return [
+            httpx.AsyncClient(
+                http1=False,
+                http2=True,
+                verify=self._context,
+                timeout=httpx.Timeout(self._timeout, pool=None),
+                limits=httpx.Limits(max_connections=1),
+            )
+            for _ in range(connections)
+        ]
 
     def _run(self, coroutine):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
@@ -129,34 +136,43 @@ class APNsClient:
         """Close the connections and stop the client's thread."""
         if self._loop.is_closed():
             return
-        self._run(self._http.aclose())
+        self._run(self._close_pool())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
         self._loop.close()
 
+    async def _close_pool(self) -> None:
+        for http in self._pool:
+            await http.aclose()
+
     async def _send_all(self, tokens: list[str], topic: str) -> dict[str, PushResult]:
-        gate = asyncio.Semaphore(MAX_IN_FLIGHT)
+        gates = [asyncio.Semaphore(STREAMS_PER_CONNECTION) for _ in self._pool]
 
-        async def one(token: str) -> PushResult:
-            async with gate:
-                return await self._send(token, topic)
+        async def one(index: int, token: str) -> PushResult:
+            slot = index % len(self._pool)
+            async with gates[slot]:
+                return await self._send(self._pool[slot], token, topic)
 
-        results = await asyncio.gather(*(one(token) for token in tokens))
+        results = await asyncio.gather(*(one(i, t) for i, t in enumerate(tokens)))
         return {result.token: result for result in results}
 
-    async def _send(self, token: str, topic: str) -> PushResult:
+    async def _send(
+        self, http: httpx.AsyncClient, token: str, topic: str
+    ) -> PushResult:
         attempt = 0
         while True:
             attempt += 1
-            result = await self._post(token, topic, attempt)
+            result = await self._post(http, token, topic, attempt)
             retry = result.status_code is None or result.status_code in RETRIED_STATUSES
             if not retry or attempt >= self.max_attempts:
                 return result
             await asyncio.sleep(self.retry_delay * 2 ** (attempt - 1))
 
-    async def _post(self, token: str, topic: str, attempt: int) -> PushResult:
+    async def _post(
+        self, http: httpx.AsyncClient, token: str, topic: str, attempt: int
+    ) -> PushResult:
         try:
-            response = await self._http.post(
+            response = await http.post(
                 f"{self.base_url}/3/device/{token}",
                 content=b"{}",
                 headers={"apns-topic": topic, "content-type": "application/json"},

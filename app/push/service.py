@@ -49,6 +49,7 @@ class ClientRegistry:
                     timeout=config["APNS_TIMEOUT"],
                     max_attempts=config["APNS_MAX_ATTEMPTS"],
                     retry_delay=config["APNS_RETRY_DELAY"],
+                    connections=config["APNS_CONNECTIONS"],
                 )
                 self._close_older(pass_type.id)
                 self._clients[key] = client
