@@ -67,6 +67,8 @@ class APNsStandIn:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._connections: set[_Connection] = set()
+        # TLS connections accepted since start, so tests can see reuse.
+        self.connections = 0
 
     def __enter__(self) -> Self:
         return self.start()
@@ -77,8 +79,9 @@ class APNsStandIn:
     def start(self) -> Self:
         """Listen on a free loopback port until stop() is called."""
         self._ready.clear()
-        self._thread = threading.Thread(target=asyncio.run, args=(self._serve(),))
-        self._thread.daemon = True
+        self._thread = threading.Thread(
+            target=asyncio.run, args=(self._serve(),), name="apns-standin", daemon=True
+        )
         self._thread.start()
         if not self._ready.wait(timeout=5) or not self.port:
             self.stop()
@@ -189,6 +192,7 @@ class _Connection(asyncio.Protocol):
 
         self._client_cert = tls.getpeercert(binary_form=True)
         self._standin._connections.add(self)
+        self._standin.connections += 1
         self._h2.initiate_connection()
         self._flush()
 

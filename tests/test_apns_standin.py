@@ -141,12 +141,13 @@ def client(pki, standin):
 
 
 def _push(http: httpx.Client, token: str, **headers: str) -> httpx.Response:
-    headers.setdefault("apns-topic", TOPIC)
-    return http.post(f"/3/device/{token}", content=b"{}", headers=headers)
+    """Send an empty Wallet push; keyword names map to headers, _ becoming -."""
+    sent = {"apns-topic": TOPIC} | {k.replace("_", "-"): v for k, v in headers.items()}
+    return http.post(f"/3/device/{token}", content=b"{}", headers=sent)
 
 
 def test_push_is_recorded_with_client_certificate(pki, standin, client):
-    response = _push(client, TOKEN, **{"apns-push-type": "background"})
+    response = _push(client, TOKEN, apns_push_type="background")
 
     assert response.status_code == 200
     assert response.http_version == "HTTP/2"
@@ -166,9 +167,9 @@ def test_push_is_recorded_with_client_certificate(pki, standin, client):
 def test_apns_id_is_echoed(standin, client):
     apns_id = "2b0f8a2e-9d5c-4a3b-8f0e-3c1d2e4f5a6b"
 
-    ok = _push(client, TOKEN, **{"apns-id": apns_id})
+    ok = _push(client, TOKEN, apns_id=apns_id)
     standin.respond("dead", (410, "Unregistered"))
-    gone = _push(client, "dead", **{"apns-id": apns_id})
+    gone = _push(client, "dead", apns_id=apns_id)
 
     assert ok.headers["apns-id"] == apns_id
     assert gone.headers["apns-id"] == apns_id
@@ -210,7 +211,8 @@ def test_queued_answers_come_back_in_order(standin, client):
 def test_malformed_requests_are_refused(
     standin, client, method, path, headers, status, reason
 ):
-    standin.respond("abc", (200, None))
+    # A queued answer must not mask what Apple checks first.
+    standin.respond("abc", (410, "Unregistered"))
 
     response = client.request(method, path, headers=headers, content=b"{}")
 
@@ -264,6 +266,7 @@ def test_concurrent_streams_share_one_connection(pki, standin):
 
     assert [r.status_code for r in responses] == [200] * 200
     assert {r.http_version for r in responses} == {"HTTP/2"}
+    assert standin.connections == 1
     recorded = standin.wait_for(200)
     assert sorted(r.token for r in recorded) == tokens
     assert {r.body for r in recorded} == {body}
@@ -278,6 +281,7 @@ def test_connections_are_served_side_by_side(pki, standin, client):
 
     assert [r.status_code for r in answers] == [200, 200, 200]
     assert [r.token for r in standin.wait_for(3)] == ["first", "second", "first"]
+    assert standin.connections == 2
 
 
 def _open_bare(server: APNsStandIn, pki: Pki):
@@ -309,7 +313,9 @@ def _read_until(sock: ssl.SSLSocket, connection, wanted: type) -> list:
     sock.sendall(connection.data_to_send())
     events = []
     while not any(isinstance(e, wanted) for e in events):
-        events += connection.receive_data(sock.recv(65536))
+        data = sock.recv(65536)
+        assert data, f"connection closed before {wanted.__name__}"
+        events += connection.receive_data(data)
     return events
 
 
