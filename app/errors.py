@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Flask, abort, request
+from flask import Flask, abort, current_app, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import db
@@ -24,10 +24,20 @@ def refuse_nul_bytes() -> None:
 
 
 def handle_http_error(error: HTTPException):
-    if request.blueprint == "wallet":
-        # Wallet reads only the status; Apple's service answers no body.
-        return "", error.code
+    if _is_wallet_request():
+        # Wallet reads only the status; Apple's service answers no body. Other
+        # headers stay: a 405 must name the allowed methods.
+        headers = [(k, v) for k, v in error.get_headers() if k != "Content-Type"]
+        return "", error.code, headers
     return error
+
+
+def _is_wallet_request() -> bool:
+    if request.blueprint == "wallet":
+        return True
+    # A URL that matched no rule (404, 405) has no blueprint: go by the prefix.
+    prefix = current_app.blueprints["wallet"].url_prefix
+    return request.path == prefix or request.path.startswith(prefix + "/")
 
 
 def handle_unexpected_error(error: Exception):

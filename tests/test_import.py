@@ -299,6 +299,10 @@ def _encrypted_zip() -> bytes:
             ),
             "fr.lproj/pass.strings is not UTF-8 or UTF-16 text.",
         ),
+        (
+            make_zip({"pass.json": b"[" * 100_000 + b"]" * 100_000}),
+            "pass.json is nested too deeply to read.",
+        ),
     ],
     ids=[
         "not a zip",
@@ -310,6 +314,7 @@ def _encrypted_zip() -> bytes:
         "not an object",
         "two styles",
         "bad strings encoding",
+        "nested too deeply",
     ],
 )
 def test_unusable_sources_are_refused_clearly(source, message):

@@ -126,6 +126,8 @@ def import_design(source: Path | bytes) -> ImportedDesign:
         pass_json = load_lenient_json(files.pop("pass.json"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PassImportError(f"pass.json is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise PassImportError("pass.json is nested too deeply to read.") from exc
     if not isinstance(pass_json, dict):
         raise PassImportError("pass.json must hold a JSON object.")
     design = upgrade_design(pass_json)

@@ -121,7 +121,8 @@ def store_logs(lines: list[str]) -> int:
     """Keep Wallet's log lines, each linked to the pass it names; return the count."""
     entries = []
     for line in lines[:MAX_LOG_LINES]:
-        line = line.replace("\x00", "")
+        # NUL and lone surrogates (valid JSON escapes) cannot be stored as text.
+        line = line.replace("\x00", "").encode("utf-8", "replace").decode()
         match = _PASS_IN_LOG.search(line)
         pass_ = find_pass(*match.groups()) if match else None
         entries.append(

@@ -2,6 +2,7 @@
 
 import hmac
 import re
+from datetime import UTC
 
 from flask import Response, abort, request
 
@@ -32,24 +33,40 @@ def authenticated_pass(pass_type_identifier: str, serial_number: str) -> Pass:
 
 
 def _library_id(value: str) -> str:
-    if not LIBRARY_ID.match(value):
+    if not LIBRARY_ID.fullmatch(value):
         abort(400)
     return value
 
 
-@bp.post("/v1/devices/<device_id>/registrations/<pass_type_id>/<serial>")
+def _json_body():
+    try:
+        return request.get_json(force=True, silent=True)
+    except RecursionError:
+        # Nesting deeper than the parser's stack is as malformed as bad syntax.
+        return None
+
+
+# Wallet's paths are exact: merging "//" would shift a missing segment into
+# the next one and reach another endpoint.
+@bp.post(
+    "/v1/devices/<device_id>/registrations/<pass_type_id>/<serial>",
+    merge_slashes=False,
+)
 def register(device_id: str, pass_type_id: str, serial: str):
     pass_ = authenticated_pass(pass_type_id, serial)
-    body = request.get_json(force=True, silent=True)
+    body = _json_body()
     push_token = body.get("pushToken") if isinstance(body, dict) else None
-    if not isinstance(push_token, str) or not PUSH_TOKEN.match(push_token):
+    if not isinstance(push_token, str) or not PUSH_TOKEN.fullmatch(push_token):
         abort(400)
 
     created = registrations.register_device(_library_id(device_id), pass_, push_token)
     return "", 201 if created else 200
 
 
-@bp.delete("/v1/devices/<device_id>/registrations/<pass_type_id>/<serial>")
+@bp.delete(
+    "/v1/devices/<device_id>/registrations/<pass_type_id>/<serial>",
+    merge_slashes=False,
+)
 def unregister(device_id: str, pass_type_id: str, serial: str):
     pass_ = authenticated_pass(pass_type_id, serial)
 
@@ -57,11 +74,11 @@ def unregister(device_id: str, pass_type_id: str, serial: str):
     return "", 200
 
 
-@bp.get("/v1/devices/<device_id>/registrations/<pass_type_id>")
+@bp.get("/v1/devices/<device_id>/registrations/<pass_type_id>", merge_slashes=False)
 def serials(device_id: str, pass_type_id: str):
     since = request.args.get("passesUpdatedSince", "")
     # An unknown tag is answered like none: the device gets every pass.
-    since_tag = int(since) if TAG.match(since) else None
+    since_tag = int(since) if TAG.fullmatch(since) else None
 
     found = registrations.updated_serials(device_id, pass_type_id, since_tag)
     if found is None:
@@ -70,13 +87,14 @@ def serials(device_id: str, pass_type_id: str):
     return {"serialNumbers": serial_numbers, "lastUpdated": str(last_tag)}
 
 
-@bp.get("/v1/passes/<pass_type_id>/<serial>")
+@bp.get("/v1/passes/<pass_type_id>/<serial>", merge_slashes=False)
 def latest_pass(pass_type_id: str, serial: str):
     pass_ = authenticated_pass(pass_type_id, serial)
     modified_at = pass_.updated_at
 
     since = request.if_modified_since
-    if since is not None and modified_at <= since.replace(tzinfo=None):
+    # Compared as aware times: a date in another zone names the same instant.
+    if since is not None and modified_at.replace(tzinfo=UTC) <= since:
         response = Response(status=304)
     else:
         response = Response(signed_bundle(pass_), mimetype=PKPASS_MIME)
@@ -85,9 +103,9 @@ def latest_pass(pass_type_id: str, serial: str):
     return response
 
 
-@bp.post("/v1/log")
+@bp.post("/v1/log", merge_slashes=False)
 def wallet_log():
-    body = request.get_json(force=True, silent=True)
+    body = _json_body()
     lines = body.get("logs") if isinstance(body, dict) else None
     if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
         abort(400)
