@@ -11,10 +11,17 @@ from app.extensions import db, migrate
 log = logging.getLogger(__name__)
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    """Create the application: defaults, then instance config, env, test mapping."""
+def create_app(
+    test_config: dict | None = None, instance_path: str | None = None
+) -> Flask:
+    """Create the application: defaults, then instance config and env.
+
+    A test mapping replaces the instance config and the environment, so tests
+    never read the machine's settings.
+    """
     app = Flask(
         __name__,
+        instance_path=instance_path,
         instance_relative_config=True,
         template_folder="../templates",
         static_folder="../static",
@@ -23,9 +30,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(
         app.instance_path, "passline.sqlite"
     )
-    app.config.from_pyfile("config.py", silent=True)
-    app.config.from_prefixed_env()
-    if test_config is not None:
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env()
+    else:
         app.config.from_mapping(test_config)
     config.check(app)
     os.makedirs(app.instance_path, exist_ok=True)

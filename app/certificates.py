@@ -46,11 +46,16 @@ class SigningIdentity:
         return self.wwdr.public_bytes(serialization.Encoding.PEM)
 
     def private_key_pem(self) -> bytes:
-        return self.private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        return private_key_pem(self.private_key)
+
+
+def private_key_pem(private_key: PrivateKey) -> bytes:
+    """Serialize a key as unencrypted PKCS#8 PEM, for Fernet or a TLS context."""
+    return private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
 
 
 def load_p12(data: bytes, password: str | None) -> tuple[x509.Certificate, PrivateKey]:
@@ -84,8 +89,8 @@ def load_p12(data: bytes, password: str | None) -> tuple[x509.Certificate, Priva
     return certificate, _checked_key_type(key)
 
 
-def load_pem_certificate(data: bytes) -> x509.Certificate:
-    """Read one certificate from PEM or DER bytes."""
+def load_certificate(data: bytes) -> x509.Certificate:
+    """Read one certificate from PEM or DER bytes; raises CertificateError."""
     try:
         if b"-----BEGIN" in data:
             return x509.load_pem_x509_certificate(data)
@@ -95,7 +100,11 @@ def load_pem_certificate(data: bytes) -> x509.Certificate:
 
 
 def load_pem_key(data: bytes, password: str | None = None) -> PrivateKey:
-    """Read a private key from PEM bytes, decrypting it with the password."""
+    """Read a private key from PEM bytes, decrypting it with the password.
+
+    Raises CertificateError for a wrong or missing password, or bytes that are
+    not an RSA or EC key.
+    """
     try:
         key = serialization.load_pem_private_key(
             data, password.encode() if password else None
@@ -169,12 +178,11 @@ def build_identity(
 
 
 def encrypt_private_key(private_key: PrivateKey, key_encryption_key: str) -> bytes:
-    """Encrypt the key's PKCS#8 PEM with Fernet (AES-128-CBC + HMAC-SHA256)."""
-    pem = private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    """Encrypt the key's PKCS#8 PEM with Fernet (AES-128-CBC + HMAC-SHA256).
+
+    Raises ValueError if key_encryption_key is not a Fernet key.
+    """
+    pem = private_key_pem(private_key)
     return Fernet(key_encryption_key.encode()).encrypt(pem)
 
 
@@ -185,7 +193,7 @@ def load_identity(
     wwdr_pem: bytes,
     key_encryption_key: str,
 ) -> SigningIdentity:
-    """Decrypt a stored identity; cached, as loading a key costs milliseconds.
+    """Decrypt a stored identity (Fernet); cached, as loading a key costs ms.
 
     Raises CertificateError when KEY_ENCRYPTION_KEY cannot decrypt the key.
     """

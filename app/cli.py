@@ -1,5 +1,6 @@
 """Admin commands: `flask <command> --help` describes each."""
 
+import functools
 import json
 from pathlib import Path
 
@@ -14,8 +15,8 @@ from app import demo, jobs
 from app.certificates import (
     CertificateError,
     build_identity,
+    load_certificate,
     load_p12,
-    load_pem_certificate,
     load_pem_key,
 )
 from app.devchain import NOT_FOR_DEVICES, make_development_chain
@@ -56,18 +57,17 @@ def register_commands(app: Flask) -> None:
 def _fail_clearly(function):
     """Turn the domain's user-facing errors into click errors (exit code 1)."""
 
+    @functools.wraps(function)
     def wrapper(*args, **kwargs):
         try:
             return function(*args, **kwargs)
         except USER_ERRORS as exc:
             raise click.ClickException(str(exc)) from exc
 
-    wrapper.__name__ = function.__name__
-    wrapper.__doc__ = function.__doc__
     return wrapper
 
 
-def _merchant_pass_type(identifier: str) -> PassType:
+def _pass_type(identifier: str) -> PassType:
     pass_type = db.session.scalar(
         select(PassType).filter_by(pass_type_identifier=identifier)
     )
@@ -116,7 +116,7 @@ def dev_chain(pass_type_id, team_id, out_dir, p12_password):
         files["pass-type.p12"] = pkcs12.serialize_key_and_certificates(
             pass_type_id.encode(),
             load_pem_key(chain.key_pem),
-            load_pem_certificate(chain.certificate_pem),
+            load_certificate(chain.certificate_pem),
             None,
             serialization.BestAvailableEncryption(p12_password.encode()),
         )
@@ -161,13 +161,13 @@ def import_pass_type(email, p12, password, cert, key, wwdr):
     if p12:
         certificate, private_key = load_p12(p12.read_bytes(), password)
     elif cert and key:
-        certificate = load_pem_certificate(cert.read_bytes())
+        certificate = load_certificate(cert.read_bytes())
         private_key = load_pem_key(key.read_bytes(), password or None)
     else:
         raise click.UsageError("Give --p12, or --cert and --key.")
 
     identity = build_identity(
-        certificate, private_key, load_pem_certificate(wwdr.read_bytes())
+        certificate, private_key, load_certificate(wwdr.read_bytes())
     )
     pass_type = service.create_pass_type(user.merchant, identity)
     click.echo(
@@ -185,7 +185,7 @@ def import_pass_type(email, p12, password, cert, key, wwdr):
 @_fail_clearly
 def import_template(pass_type_id, source, name):
     """Make a template of PASS_TYPE_ID from SOURCE, a .pkpass or .pass folder."""
-    pass_type = _merchant_pass_type(pass_type_id)
+    pass_type = _pass_type(pass_type_id)
     imported = import_design(source)
     name = name or imported.design.get("description") or source.stem
     template = service.create_template(pass_type, name, imported)
@@ -247,7 +247,7 @@ def issue_pass(template_id, data, pairs, serial):
 @_fail_clearly
 def update_pass(pass_type_id, serial, data, pairs, void):
     """Change a pass's data, re-sign it and push to its devices."""
-    pass_type = _merchant_pass_type(pass_type_id)
+    pass_type = _pass_type(pass_type_id)
     pass_ = db.session.scalar(
         select(Pass).filter_by(pass_type_id=pass_type.id, serial_number=serial)
     )
@@ -275,12 +275,7 @@ def demo_command():
         merchant = create_merchant(
             "Passline Live (demo)", demo.DEMO_EMAIL, demo.DEMO_PASSWORD
         )
-        identity = build_identity(
-            load_pem_certificate(chain.certificate_pem),
-            load_pem_key(chain.key_pem),
-            load_pem_certificate(chain.wwdr_pem),
-        )
-        pass_type = service.create_pass_type(merchant, identity)
+        pass_type = service.create_pass_type(merchant, chain.identity())
         template = service.create_template(
             pass_type, "Summer Night Live", demo.demo_design()
         )

@@ -8,6 +8,8 @@ Run ``python -m app.instance_config`` to print one with fresh random keys.
 import os
 import secrets
 
+from cryptography.fernet import Fernet
+
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
 
 
@@ -68,9 +70,15 @@ def check(app) -> None:
             "FLASK_KEY_ENCRYPTION_KEY "
             "(`python -m app.instance_config` prints a config with one)."
         )
+    try:
+        Fernet(app.config["KEY_ENCRYPTION_KEY"])
+    except ValueError as exc:
+        raise ConfigError(
+            "KEY_ENCRYPTION_KEY is not a Fernet key (32 url-safe base64 bytes)."
+        ) from exc
     public_url = app.config["PUBLIC_URL"].rstrip("/")
     if not public_url.startswith(("https://", "http://")):
-        raise ConfigError(f"PUBLIC_URL must start with https://, not {public_url!r}.")
+        raise ConfigError(f"PUBLIC_URL must be an https:// URL, not {public_url!r}.")
     if not relaxed and not public_url.startswith("https://"):
         raise ConfigError(
             "PUBLIC_URL must be https:// (Wallet only calls https web services); "

@@ -12,28 +12,35 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from app.certificates import (
+    SigningIdentity,
+    build_identity,
+    load_certificate,
+    load_pem_key,
+    private_key_pem,
+)
+
 NOT_FOR_DEVICES = "Passline development (not installable on a real iPhone)"
 
 
 @dataclass(frozen=True)
 class DevelopmentChain:
     root_pem: bytes
-    root_key_pem: bytes
     wwdr_pem: bytes
     certificate_pem: bytes
     key_pem: bytes
 
+    def identity(self) -> SigningIdentity:
+        """Return the pass type certificate, its key and the WWDR, checked."""
+        return build_identity(
+            load_certificate(self.certificate_pem),
+            load_pem_key(self.key_pem),
+            load_certificate(self.wwdr_pem),
+        )
+
 
 def _key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def _pem(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
 
 
 def issue_certificate(
@@ -116,8 +123,7 @@ def make_development_chain(
     encoding = serialization.Encoding.PEM
     return DevelopmentChain(
         root_pem=root.public_bytes(encoding),
-        root_key_pem=_pem(root_key),
         wwdr_pem=wwdr.public_bytes(encoding),
         certificate_pem=certificate.public_bytes(encoding),
-        key_pem=_pem(pass_key),
+        key_pem=private_key_pem(pass_key),
     )

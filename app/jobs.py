@@ -1,8 +1,8 @@
 """Background jobs: work the caller should not wait for, such as APNs pushes.
 
 Jobs are named by import path ("app.push.service.push_pass_updates") with
-JSON-friendly arguments, the shape a job queue such as RQ takes, so a queue
-can replace the in-process worker without touching the callers.
+JSON-friendly arguments, the shape an external job queue (Redis-backed, say)
+takes, so one can replace the in-process worker without touching the callers.
 """
 
 import importlib

@@ -7,14 +7,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from ipaddress import IPv4Address
 from pathlib import Path
 
-from cryptography import x509
 from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 # Run as a script, Python puts bench/ on the path, not the repository.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -24,15 +19,14 @@ from flask_migrate import upgrade
 from sqlalchemy import func, insert, select
 
 from app import create_app
-from app.certificates import build_identity, load_pem_certificate, load_pem_key
 from app.demo import demo_design
-from app.devchain import DevelopmentChain, issue_certificate, make_development_chain
+from app.devchain import DevelopmentChain, make_development_chain
 from app.extensions import db
 from app.merchants import create_merchant
 from app.models import Device, PassType, PushAttempt, Registration
 from app.passes import service
 from app.push.service import SENT, push_pass_updates
-from tests.apns_standin import APNsStandIn
+from tests.apns_standin import APNsStandIn, loopback_tls
 
 PASS_TYPE_ID = "pass.bench.passline.tickets"
 TEAM_ID = "BENCHTEAM1"
@@ -71,30 +65,13 @@ def parse_args() -> argparse.Namespace:
 
 def start_standin(chain: DevelopmentChain, folder: Path) -> APNsStandIn:
     """Start the stand-in with a loopback certificate from a CA of this run."""
-    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    server_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Bench APNs CA")])
-    server_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    ca = issue_certificate(ca_name, ca_key, ca_name, ca_key, is_ca=True, days=1)
-    server = issue_certificate(
-        server_name,
-        server_key,
-        ca_name,
-        ca_key,
-        is_ca=False,
-        days=1,
-        san=[x509.IPAddress(IPv4Address("127.0.0.1"))],
-    )
+    tls = loopback_tls()
+    (folder / "apns-ca.pem").write_bytes(tls.ca_pem)
     standin = APNsStandIn(
-        server.public_bytes(serialization.Encoding.PEM),
-        server_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
+        tls.certificate_pem,
+        tls.key_pem,
         client_ca_pem=chain.root_pem + chain.wwdr_pem,
     )
-    (folder / "apns-ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     return standin.start()
 
 
@@ -110,21 +87,16 @@ def make_app(folder: Path, standin: APNsStandIn) -> Flask:
             "APNS_PORT": standin.port,
             "APNS_CA_BUNDLE": str(folder / "apns-ca.pem"),
             "JOB_QUEUE": "sync",
-        }
+        },
+        instance_path=str(folder / "instance"),
     )
-    app.instance_path = str(folder / "instance")
     return app
 
 
 def make_pass_type(chain: DevelopmentChain) -> PassType:
     """Store a pass type for the chain's certificate under a new merchant."""
     merchant = create_merchant("Bench Venue", "bench@passline.bench", "bench-password")
-    identity = build_identity(
-        load_pem_certificate(chain.certificate_pem),
-        load_pem_key(chain.key_pem),
-        load_pem_certificate(chain.wwdr_pem),
-    )
-    return service.create_pass_type(merchant, identity)
+    return service.create_pass_type(merchant, chain.identity())
 
 
 def register_devices(pass_ids: list[int], count: int) -> list[str]:

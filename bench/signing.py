@@ -21,9 +21,6 @@ from sqlalchemy import delete, select
 from app import create_app
 from app.certificates import (
     SigningIdentity,
-    build_identity,
-    load_pem_certificate,
-    load_pem_key,
 )
 from app.devchain import DevelopmentChain, make_development_chain
 from app.extensions import db
@@ -78,21 +75,16 @@ def make_app(folder: Path) -> Flask:
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.sqlite'}",
             "PUBLIC_URL": "https://passline.bench",
             "JOB_QUEUE": "sync",
-        }
+        },
+        instance_path=str(folder / "instance"),
     )
-    app.instance_path = str(folder / "instance")
     return app
 
 
 def make_pass_type(chain: DevelopmentChain) -> PassType:
     """Store a pass type for the chain's certificate under a new merchant."""
     merchant = create_merchant("Bench Venue", "bench@passline.bench", "bench-password")
-    identity = build_identity(
-        load_pem_certificate(chain.certificate_pem),
-        load_pem_key(chain.key_pem),
-        load_pem_certificate(chain.wwdr_pem),
-    )
-    return service.create_pass_type(merchant, identity)
+    return service.create_pass_type(merchant, chain.identity())
 
 
 def all_passes() -> list[Pass]:

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Self
 
@@ -19,8 +20,47 @@ import h2.events
 import h2.exceptions
 import h2.settings
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from app.certificates import private_key_pem
+from app.devchain import issue_certificate
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoopbackTLS:
+    """A server certificate for 127.0.0.1 and the CA that issued it, in PEM."""
+
+    certificate_pem: bytes
+    key_pem: bytes
+    ca_pem: bytes
+
+
+def loopback_tls() -> LoopbackTLS:
+    """Make a throwaway CA and a certificate for 127.0.0.1 signed by it."""
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    server_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Loopback APNs CA")])
+    server_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    ca = issue_certificate(ca_name, ca_key, ca_name, ca_key, is_ca=True, days=2)
+    server = issue_certificate(
+        server_name,
+        server_key,
+        ca_name,
+        ca_key,
+        is_ca=False,
+        days=2,
+        san=[x509.IPAddress(IPv4Address("127.0.0.1"))],
+    )
+    return LoopbackTLS(
+        server.public_bytes(serialization.Encoding.PEM),
+        private_key_pem(server_key),
+        ca.public_bytes(serialization.Encoding.PEM),
+    )
+
 
 Answer = tuple[int, str | None]
 

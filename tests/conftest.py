@@ -2,27 +2,21 @@
 
 import os
 import threading
-from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from flask_migrate import upgrade
 from sqlalchemy import update
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.certificates import build_identity, load_pem_certificate, load_pem_key
 from app.demo import demo_design
-from app.devchain import issue_certificate, make_development_chain
+from app.devchain import make_development_chain
 from app.extensions import db
 from app.merchants import create_merchant
 from app.models import UpdateCounter
 from app.passes import service
-from tests.apns_standin import APNsStandIn
+from tests.apns_standin import APNsStandIn, loopback_tls
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "apple"
 KEY_ENCRYPTION_KEY = "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
@@ -60,29 +54,12 @@ def chain_files(chain, tmp_path_factory):
 @pytest.fixture(scope="session")
 def apns_server(chain, tmp_path_factory):
     """An APNs stand-in with a loopback certificate from a CA of its own."""
-    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    server_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Loopback APNs CA")])
-    server_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    ca = issue_certificate(ca_name, ca_key, ca_name, ca_key, is_ca=True, days=2)
-    server = issue_certificate(
-        server_name,
-        server_key,
-        ca_name,
-        ca_key,
-        is_ca=False,
-        days=2,
-        san=[x509.IPAddress(IPv4Address("127.0.0.1"))],
-    )
+    tls = loopback_tls()
     ca_file = tmp_path_factory.mktemp("apns") / "ca.pem"
-    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    ca_file.write_bytes(tls.ca_pem)
     standin = APNsStandIn(
-        server.public_bytes(serialization.Encoding.PEM),
-        server_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
+        tls.certificate_pem,
+        tls.key_pem,
         client_ca_pem=chain.root_pem + chain.wwdr_pem,
     )
     standin.ca_file = str(ca_file)
@@ -124,9 +101,9 @@ def app(database_url, apns_server, tmp_path):
             "APNS_PORT": apns_server.port,
             "APNS_CA_BUNDLE": apns_server.ca_file,
             "APNS_RETRY_DELAY": 0.01,
-        }
+        },
+        instance_path=str(tmp_path / "instance"),
     )
-    app.instance_path = str(tmp_path / "instance")
     with app.app_context():
         if database_url not in _migrated:
             upgrade()
@@ -163,12 +140,7 @@ def merchant(app):
 
 @pytest.fixture
 def pass_type(merchant, chain):
-    identity = build_identity(
-        load_pem_certificate(chain.certificate_pem),
-        load_pem_key(chain.key_pem),
-        load_pem_certificate(chain.wwdr_pem),
-    )
-    return service.create_pass_type(merchant, identity)
+    return service.create_pass_type(merchant, chain.identity())
 
 
 @pytest.fixture

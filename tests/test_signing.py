@@ -19,18 +19,20 @@ from sqlalchemy import func, select, text
 from app.certificates import (
     CertificateError,
     build_identity,
+    load_certificate,
     load_identity,
     load_p12,
-    load_pem_certificate,
     load_pem_key,
     read_identity,
 )
 from app.devchain import issue_certificate, make_development_chain
 from app.extensions import db
-from app.models import SignedBundle
+from app.models import Pass, SignedBundle
 from app.passes import bundle, service
+from app.passes.bundle import PassDataError
 from app.passes.signing import sign_manifest
 from app.passes.strings import parse_strings
+from app.passes.validation import PassValidationError
 from tests.bundle_check import (
     BundleInvalid,
     openssl_verify,
@@ -55,9 +57,9 @@ def other_chain():
 @pytest.fixture(scope="module")
 def identity(chain):
     return build_identity(
-        load_pem_certificate(chain.certificate_pem),
+        load_certificate(chain.certificate_pem),
         load_pem_key(chain.key_pem),
-        load_pem_certificate(chain.wwdr_pem),
+        load_certificate(chain.wwdr_pem),
     )
 
 
@@ -191,8 +193,8 @@ def test_signature_carries_signing_time_sha256_and_wwdr(issued_pass, chain, tmp_
     assert _message_digest(printout) == manifest_digest
 
     carried = pkcs7.load_der_pkcs7_certificates(files["signature"])
-    assert load_pem_certificate(chain.wwdr_pem) in carried
-    assert load_pem_certificate(chain.certificate_pem) in carried
+    assert load_certificate(chain.wwdr_pem) in carried
+    assert load_certificate(chain.certificate_pem) in carried
     assert "subject: OU=G4, CN=Passline Dev WWDR (not Apple)" in printout
 
 
@@ -303,9 +305,9 @@ def test_bundle_is_signed_once_per_content_version(
 def test_wwdr_that_did_not_issue_the_certificate_is_refused(chain, other_chain):
     with pytest.raises(CertificateError, match="WWDR") as caught:
         build_identity(
-            load_pem_certificate(chain.certificate_pem),
+            load_certificate(chain.certificate_pem),
             load_pem_key(chain.key_pem),
-            load_pem_certificate(other_chain.wwdr_pem),
+            load_certificate(other_chain.wwdr_pem),
         )
 
     assert "did not issue this certificate" in str(caught.value)
@@ -316,9 +318,9 @@ def test_expired_certificate_is_refused(chain):
 
     with pytest.raises(CertificateError, match="expired"):
         build_identity(
-            load_pem_certificate(chain.certificate_pem),
+            load_certificate(chain.certificate_pem),
             load_pem_key(chain.key_pem),
-            load_pem_certificate(chain.wwdr_pem),
+            load_certificate(chain.wwdr_pem),
             now=far_future,
         )
 
@@ -326,9 +328,9 @@ def test_expired_certificate_is_refused(chain):
 def test_certificate_not_valid_yet_is_refused(chain):
     with pytest.raises(CertificateError, match="not valid yet"):
         build_identity(
-            load_pem_certificate(chain.certificate_pem),
+            load_certificate(chain.certificate_pem),
             load_pem_key(chain.key_pem),
-            load_pem_certificate(chain.wwdr_pem),
+            load_certificate(chain.wwdr_pem),
             now=datetime(2000, 1, 1, tzinfo=UTC),
         )
 
@@ -361,17 +363,17 @@ def test_expired_wwdr_is_refused():
 def test_key_of_another_certificate_is_refused(chain, other_chain):
     with pytest.raises(CertificateError, match="does not belong"):
         build_identity(
-            load_pem_certificate(chain.certificate_pem),
+            load_certificate(chain.certificate_pem),
             load_pem_key(other_chain.key_pem),
-            load_pem_certificate(chain.wwdr_pem),
+            load_certificate(chain.wwdr_pem),
         )
 
 
 def test_matching_pieces_make_an_identity(chain):
     identity = build_identity(
-        load_pem_certificate(chain.certificate_pem),
+        load_certificate(chain.certificate_pem),
         load_pem_key(chain.key_pem),
-        load_pem_certificate(chain.wwdr_pem),
+        load_certificate(chain.wwdr_pem),
     )
 
     assert identity.pass_type_identifier == PASS_TYPE_ID
@@ -381,18 +383,18 @@ def test_matching_pieces_make_an_identity(chain):
 
 
 def test_read_identity_gives_uid_and_ou(chain):
-    certificate = load_pem_certificate(chain.certificate_pem)
+    certificate = load_certificate(chain.certificate_pem)
 
     assert read_identity(certificate) == (PASS_TYPE_ID, TEAM_ID)
     with pytest.raises(CertificateError, match="not a Pass Type ID certificate"):
-        read_identity(load_pem_certificate(chain.wwdr_pem))
+        read_identity(load_certificate(chain.wwdr_pem))
 
 
 def _p12(chain, key=True, certificate=True, password=b"open sesame") -> bytes:
     return pkcs12.serialize_key_and_certificates(
         b"Pass Type ID",
         load_pem_key(chain.key_pem) if key else None,
-        load_pem_certificate(chain.certificate_pem) if certificate else None,
+        load_certificate(chain.certificate_pem) if certificate else None,
         None,
         serialization.BestAvailableEncryption(password),
     )
@@ -401,7 +403,7 @@ def _p12(chain, key=True, certificate=True, password=b"open sesame") -> bytes:
 def test_correct_p12_loads(chain):
     certificate, key = load_p12(_p12(chain), "open sesame")
 
-    assert certificate == load_pem_certificate(chain.certificate_pem)
+    assert certificate == load_certificate(chain.certificate_pem)
     assert key.public_key() == load_pem_key(chain.key_pem).public_key()
 
 
@@ -456,3 +458,24 @@ def test_another_key_encryption_key_cannot_decrypt(app, pass_type):
     app.config["KEY_ENCRYPTION_KEY"] = other
     with pytest.raises(CertificateError, match="KEY_ENCRYPTION_KEY cannot decrypt"):
         service.signing_identity(pass_type)
+
+
+@pytest.mark.parametrize("serial", ["a/b", "x" * 65, "spaced serial", "ünï"])
+def test_unusable_serial_numbers_are_refused(template, serial):
+    with pytest.raises(PassDataError, match="A serial number is 1 to 64"):
+        service.issue_pass(template, {"holder": "A", "seat": "1", "gate": "2"}, serial)
+
+    assert db.session.scalar(select(func.count(Pass.id))) == 0
+
+
+def test_data_that_would_break_the_pass_is_refused_before_storing(issued_pass):
+    original = dict(issued_pass.data)
+
+    with pytest.raises(PassValidationError, match="field 'holder' needs a value"):
+        service.update_pass(issued_pass, {**original, "holder": {"a": 1}})
+
+    db.session.expire_all()
+    assert issued_pass.data == original
+    with pytest.raises(PassValidationError):
+        service.issue_pass(issued_pass.template, {**original, "holder": ["x"]})
+    assert db.session.scalar(select(func.count(Pass.id))) == 1

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from werkzeug.http import http_date
 
 from app import jobs
-from app.certificates import load_pem_certificate
+from app.certificates import load_certificate
 from app.extensions import db
 from app.models import Device, Registration, WalletLogEntry
 from app.passes import service
@@ -145,7 +145,7 @@ def test_wallet_device_sequence(live_server, issued_pass, apns, chain_files, tmp
     assert (push.method, push.path) == ("POST", f"/3/device/{SECOND_TOKEN}")
     assert push.headers["apns-topic"] == pass_type_id
     assert push.body == b"{}"
-    assert push.client_cert_der == load_pem_certificate(
+    assert push.client_cert_der == load_certificate(
         issued_pass.pass_type.certificate_pem
     ).public_bytes(Encoding.DER)
     uid = push.client_cert_subject.get_attributes_for_oid(NameOID.USER_ID)

@@ -7,8 +7,8 @@ from flask import Response, abort, render_template
 from app.downloads import bp
 from app.downloads.links import find_link
 from app.models import utcnow
+from app.passes.bundle import PKPASS_MIME
 from app.passes.service import signed_bundle
-from app.wallet.views import PKPASS_MIME
 
 
 @bp.get("/<token>")

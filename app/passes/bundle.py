@@ -13,6 +13,7 @@ from app.passes.signing import build_manifest, sign_manifest
 from app.passes.strings import render_strings
 from app.passes.validation import validate_pass
 
+PKPASS_MIME = "application/vnd.apple.pkpass"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
 # Keys a template may not set: they belong to each pass or to this server.
 PER_PASS_KEYS = (
@@ -105,6 +106,15 @@ def bundle_files(
     return files
 
 
+def validate_files(files: dict[str, bytes], *, allow_http: bool = False) -> None:
+    """Raise PassValidationError if Wallet would refuse a bundle of these files."""
+    validate_pass(
+        json.loads(files["pass.json"]),
+        [path for path in files if path != "pass.json"],
+        allow_http=allow_http,
+    )
+
+
 def build_pkpass(
     files: dict[str, bytes],
     identity: SigningIdentity,
@@ -116,10 +126,7 @@ def build_pkpass(
 
     Raises PassValidationError when Wallet would refuse the pass.
     """
-    pass_json = json.loads(files["pass.json"])
-    validate_pass(
-        pass_json, [p for p in files if p != "pass.json"], allow_http=allow_http
-    )
+    validate_files(files, allow_http=allow_http)
     manifest = build_manifest(files)
     signature = sign_manifest(manifest, identity)
     return zip_bundle(

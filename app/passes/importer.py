@@ -21,7 +21,7 @@ MAX_BUNDLE_BYTES = 20 * 1024 * 1024
 MAX_FILES = 200
 # A string, kept as it is, or a comma followed only by a closing bracket.
 _TRAILING_COMMA = re.compile(r'("(?:\\.|[^"\\])*")|,(\s*[}\]])')
-_DATE_WITHOUT_SECONDS = re.compile(
+_LOOSE_DATE_TIME = re.compile(
     r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(?::(\d{2}))?(Z|[+-]\d{2}):?(\d{2})?$"
 )
 
@@ -78,7 +78,7 @@ def upgrade_date(value: Any) -> Any:
     """Add the seconds and the colon in the offset that older passes omit."""
     if not isinstance(value, str):
         return value
-    match = _DATE_WITHOUT_SECONDS.match(value)
+    match = _LOOSE_DATE_TIME.match(value)
     if not match:
         return value
     minutes, seconds, zone, zone_minutes = match.groups()

@@ -1,6 +1,7 @@
 """Issuing and updating passes, and keeping their signed bundles."""
 
 import logging
+import re
 import secrets
 from collections.abc import Iterable
 from datetime import timedelta
@@ -24,15 +25,19 @@ from app.models import (
     utcnow,
 )
 from app.passes.bundle import (
+    PassDataError,
     build_pkpass,
     bundle_files,
     placeholders,
     render_pass_json,
+    validate_files,
 )
 from app.passes.importer import ImportedDesign
-from app.passes.validation import validate_pass
 
 log = logging.getLogger(__name__)
+
+# Serials appear in Wallet's URL paths, so they keep to URL-safe characters.
+SERIAL_NUMBER = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class PassTypeTaken(ValueError):
@@ -114,41 +119,51 @@ def create_template(
 def check_design(template: Template) -> None:
     """Raise PassValidationError if passes of this template would be refused."""
     sample = {name: "sample" for name in placeholders(template.design)}
-    pass_json = render_pass_json(
-        template.design,
+    files = _render(
+        template,
         sample,
-        pass_type_identifier=template.pass_type.pass_type_identifier,
-        team_identifier=template.pass_type.team_identifier,
         serial_number="sample-serial",
         authentication_token=secrets.token_urlsafe(24),
-        web_service_url=web_service_url(),
     )
-    files = bundle_files(pass_json, _images(template), template.localizations)
-    validate_pass(
-        pass_json,
-        [p for p in files if p != "pass.json"],
-        allow_http=current_app.config["DEVELOPMENT"],
-    )
-
-
-def _images(template: Template) -> dict[str, bytes]:
-    return {image.path: image.content for image in template.images}
+    validate_files(files, allow_http=current_app.config["DEVELOPMENT"])
 
 
 def render_files(pass_: Pass) -> dict[str, bytes]:
     """Return the pass's bundle files, before the manifest and signature."""
-    template = pass_.template
-    pass_json = render_pass_json(
-        template.design,
+    return _render(
+        pass_.template,
         pass_.data,
-        pass_type_identifier=pass_.pass_type.pass_type_identifier,
-        team_identifier=pass_.pass_type.team_identifier,
         serial_number=pass_.serial_number,
         authentication_token=pass_.authentication_token,
-        web_service_url=web_service_url(),
         is_voided=pass_.is_voided,
     )
-    return bundle_files(pass_json, _images(template), template.localizations)
+
+
+def check_pass(pass_: Pass) -> None:
+    """Raise PassDataError or PassValidationError if the pass cannot be signed."""
+    validate_files(render_files(pass_), allow_http=current_app.config["DEVELOPMENT"])
+
+
+def _render(
+    template: Template,
+    data: dict[str, Any],
+    *,
+    serial_number: str,
+    authentication_token: str,
+    is_voided: bool = False,
+) -> dict[str, bytes]:
+    pass_json = render_pass_json(
+        template.design,
+        data,
+        pass_type_identifier=template.pass_type.pass_type_identifier,
+        team_identifier=template.pass_type.team_identifier,
+        serial_number=serial_number,
+        authentication_token=authentication_token,
+        web_service_url=web_service_url(),
+        is_voided=is_voided,
+    )
+    images = {image.path: image.content for image in template.images}
+    return bundle_files(pass_json, images, template.localizations)
 
 
 def issue_pass(
@@ -156,6 +171,10 @@ def issue_pass(
 ) -> Pass:
     """Create a pass of the template; raises PassDataError for missing data."""
     serial_number = serial_number or secrets.token_hex(10)
+    if not SERIAL_NUMBER.fullmatch(serial_number):
+        raise PassDataError(
+            "A serial number is 1 to 64 letters, digits, dots, dashes or underscores."
+        )
     taken = db.session.scalar(
         select(Pass.id).filter_by(
             pass_type_id=template.pass_type_id, serial_number=serial_number
@@ -170,7 +189,7 @@ def issue_pass(
         authentication_token=secrets.token_urlsafe(24),
         data=dict(data),
     )
-    render_files(pass_)
+    check_pass(pass_)
     mark_changed([pass_])
     db.session.add(pass_)
     db.session.commit()
@@ -183,15 +202,15 @@ def update_pass(
 ) -> Pass:
     """Change a pass's data or voided flag, then push to its devices.
 
-    The pass is checked by rendering it before anything is stored, so bad
-    data raises PassDataError and leaves the pass as it was.
+    The pass is rendered and checked before anything is stored, so bad data
+    raises PassDataError or PassValidationError and leaves the pass as it was.
     """
     if data is not None:
         pass_.data = dict(data)
     if is_voided is not None:
         pass_.is_voided = is_voided
     try:
-        render_files(pass_)
+        check_pass(pass_)
     except ValueError:
         db.session.rollback()
         raise
@@ -202,7 +221,7 @@ def update_pass(
     return pass_
 
 
-def mark_changed(passes: Iterable[Pass]) -> int:
+def mark_changed(passes: Iterable[Pass]) -> None:
     """Give the passes a new update tag and a later Last-Modified.
 
     Last-Modified has whole seconds, so a second change within the same second
@@ -217,7 +236,6 @@ def mark_changed(passes: Iterable[Pass]) -> int:
         pass_.updated_at = (
             max(now, previous + timedelta(seconds=1)) if previous else now
         )
-    return tag
 
 
 def signed_bundle(pass_: Pass) -> bytes:

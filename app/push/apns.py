@@ -1,8 +1,8 @@
 """An APNs client for Wallet pass updates: HTTP/2, certificate authentication.
 
-Its shape follows PyAPNs2 (`send_notification`, `send_notification_batch`),
-trimmed to what pass updates need: the body is always `{}` and the topic is
-the pass type identifier.
+It offers `send_notification` and `send_notification_batch`, the calls
+Python APNs clients usually have, trimmed to what pass updates need: the body
+is always `{}` and the topic is the pass type identifier.
 """
 
 import asyncio
@@ -113,6 +113,8 @@ class APNsClient:
                 http1=False,
                 http2=True,
                 verify=self._context,
+                # No pool timeout: a batch's requests wait for a stream on
+                # purpose; each request still has its own timeout.
                 timeout=httpx.Timeout(self._timeout, pool=None),
                 limits=httpx.Limits(max_connections=1),
             )

@@ -10,6 +10,7 @@ from sqlalchemy import delete, insert, select
 
 from app.extensions import db
 from app.models import Device, Pass, PassType, PushAttempt, Registration, utcnow
+from app.passes.service import signing_identity
 from app.push.apns import APNsClient, PushResult
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,7 @@ class ClientRegistry:
         self._lock = threading.Lock()
 
     def get(self, pass_type: PassType) -> APNsClient:
-        from app.passes.service import signing_identity
-
+        """Return the pass type's client, made on first use."""
         fingerprint = hashlib.sha256(pass_type.certificate_pem).digest()
         key = (pass_type.id, fingerprint)
         with self._lock:
@@ -120,7 +120,12 @@ def push_to_tokens(pass_type: PassType, tokens: dict[str, int]) -> Counter:
             for token, result in results.items()
         ],
     )
-    gone = [token for token, outcome in outcomes.items() if outcome == UNREGISTERED]
+    dead = {UNREGISTERED}
+    if SENT in outcomes.values():
+        # The others prove the host and certificate right, so BadDeviceToken
+        # names a dead token (a sandbox one, say): stop pushing to it.
+        dead.add(BAD_DEVICE_TOKEN)
+    gone = [token for token, outcome in outcomes.items() if outcome in dead]
     if gone:
         remove_registrations(pass_type, gone)
     _flag_problems(pass_type, results, outcomes)
@@ -136,7 +141,7 @@ def push_to_tokens(pass_type: PassType, tokens: dict[str, int]) -> Counter:
 
 
 def remove_registrations(pass_type: PassType, push_tokens: list[str]) -> None:
-    """Drop the pass type's registrations of tokens APNs called unregistered."""
+    """Drop the pass type's registrations of tokens APNs called dead."""
     passes_of_type = select(Pass.id).where(Pass.pass_type_id == pass_type.id)
     for start in range(0, len(push_tokens), CHUNK):
         db.session.execute(

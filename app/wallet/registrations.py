@@ -117,8 +117,8 @@ def updated_serials(
     return [serial for serial, _ in rows], rows[-1].update_tag
 
 
-def store_logs(lines: list[str]) -> int:
-    """Keep Wallet's log lines, each linked to the pass it names; return the count."""
+def store_logs(lines: list[str]) -> None:
+    """Keep Wallet's first 100 log lines, each linked to the pass it names."""
     entries = []
     for line in lines[:MAX_LOG_LINES]:
         # NUL and lone surrogates (valid JSON escapes) cannot be stored as text.
@@ -130,4 +130,3 @@ def store_logs(lines: list[str]) -> int:
         )
     db.session.add_all(entries)
     db.session.commit()
-    return len(entries)

@@ -7,10 +7,10 @@ from datetime import UTC
 from flask import Response, abort, request
 
 from app.models import Pass
+from app.passes.bundle import PKPASS_MIME
 from app.passes.service import signed_bundle
 from app.wallet import bp, registrations
 
-PKPASS_MIME = "application/vnd.apple.pkpass"
 # Wallet sends 32 hex characters; anything printable up to the column size
 # is kept, so a future format still registers.
 LIBRARY_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -30,12 +30,6 @@ def authenticated_pass(pass_type_identifier: str, serial_number: str) -> Pass:
     if pass_ is None or scheme != "ApplePass" or not matches:
         abort(401)
     return pass_
-
-
-def _library_id(value: str) -> str:
-    if not LIBRARY_ID.fullmatch(value):
-        abort(400)
-    return value
 
 
 def _json_body():
@@ -58,8 +52,10 @@ def register(device_id: str, pass_type_id: str, serial: str):
     push_token = body.get("pushToken") if isinstance(body, dict) else None
     if not isinstance(push_token, str) or not PUSH_TOKEN.fullmatch(push_token):
         abort(400)
+    if not LIBRARY_ID.fullmatch(device_id):
+        abort(400)
 
-    created = registrations.register_device(_library_id(device_id), pass_, push_token)
+    created = registrations.register_device(device_id, pass_, push_token)
     return "", 201 if created else 200
 
 
