@@ -29,23 +29,29 @@ class SigningIdentity:
 
     @property
     def pass_type_identifier(self) -> str:
+        """Return the pass type identifier, read from the certificate's UID."""
         return read_identity(self.certificate)[0]
 
     @property
     def team_identifier(self) -> str:
+        """Return the team identifier, read from the certificate's OU."""
         return read_identity(self.certificate)[1]
 
     @property
     def expires_at(self) -> datetime:
+        """Return when the certificate expires, in naive UTC like the database."""
         return self.certificate.not_valid_after_utc.replace(tzinfo=None)
 
     def certificate_pem(self) -> bytes:
+        """Return the pass type certificate as PEM."""
         return self.certificate.public_bytes(serialization.Encoding.PEM)
 
     def wwdr_pem(self) -> bytes:
+        """Return Apple's WWDR intermediate certificate as PEM."""
         return self.wwdr.public_bytes(serialization.Encoding.PEM)
 
     def private_key_pem(self) -> bytes:
+        """Return the key as unencrypted PKCS#8 PEM, for signing or TLS only."""
         return private_key_pem(self.private_key)
 
 

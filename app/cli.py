@@ -41,6 +41,7 @@ USER_ERRORS = (
 
 
 def register_commands(app: Flask) -> None:
+    """Make every Passline command available as `flask <command>`."""
     for command in (
         dev_chain,
         create_merchant_command,
@@ -77,6 +78,7 @@ def _pass_type(identifier: str) -> PassType:
 
 
 def _pass_data(data: str | None, pairs: tuple[str, ...]) -> dict:
+    """Merge --data (a JSON object) with --set KEY=VALUE pairs; the pairs win."""
     values = {}
     if data:
         try:

@@ -11,6 +11,7 @@ log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
+    """Refuse NUL bytes in URLs and route every error to the handlers below."""
     app.before_request(refuse_nul_bytes)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected_error)
@@ -24,6 +25,7 @@ def refuse_nul_bytes() -> None:
 
 
 def handle_http_error(error: HTTPException):
+    """Answer a bare status under /passkit, the default error page elsewhere."""
     if _is_wallet_request():
         # Wallet reads only the status; Apple's service answers no body. Other
         # headers stay: a 405 must name the allowed methods.
@@ -41,6 +43,7 @@ def _is_wallet_request() -> bool:
 
 
 def handle_unexpected_error(error: Exception):
+    """Roll the session back, log the traceback and answer a 500."""
     db.session.rollback()
     log.error("unhandled error on %s %s", request.method, request.path, exc_info=error)
     return handle_http_error(InternalServerError())

@@ -26,9 +26,11 @@ class InlineQueue:
     """Runs each job at once, in the caller's thread (JOB_QUEUE = "sync")."""
 
     def enqueue(self, path: str, *args) -> None:
+        """Run the job now, in the caller's thread; its errors reach the caller."""
         resolve(path)(*args)
 
     def join(self) -> None:
+        """Return at once: inline jobs have finished before enqueue returns."""
         pass
 
 
@@ -42,6 +44,7 @@ class ThreadQueue:
         self._lock = threading.Lock()
 
     def enqueue(self, path: str, *args) -> None:
+        """Queue the job for the worker thread, starting the thread if needed."""
         self._start()
         self._queue.put((path, args))
 
@@ -60,6 +63,7 @@ class ThreadQueue:
                 self._thread.start()
 
     def _work(self) -> None:
+        """Run queued jobs forever in the app's context; a failure is logged."""
         while True:
             path, args = self._queue.get()
             try:
@@ -72,6 +76,7 @@ class ThreadQueue:
 
 
 def init_app(app: Flask) -> None:
+    """Install the queue JOB_QUEUE names ("thread" or "sync"); refuse others."""
     kind = app.config["JOB_QUEUE"]
     if kind == "sync":
         app.extensions["passline.jobs"] = InlineQueue()

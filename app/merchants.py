@@ -31,4 +31,5 @@ def create_merchant(name: str, email: str, password: str) -> Merchant:
 
 
 def find_user(email: str) -> User | None:
+    """Return the user signing in with this email, any case, or None."""
     return db.session.scalar(select(User).filter_by(email=email.strip().lower()))

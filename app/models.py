@@ -20,6 +20,7 @@ from app.extensions import db
 
 
 def utcnow() -> datetime:
+    """Return the current time in naive UTC, as every timestamp column holds."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 
@@ -148,6 +149,7 @@ class DownloadLink(db.Model):
     pass_: Mapped["Pass"] = relationship()
 
     def is_usable(self, now: datetime) -> bool:
+        """Return True unless the link is revoked or expired at `now`."""
         return self.revoked_at is None and (
             self.expires_at is None or self.expires_at > now
         )
@@ -181,6 +183,7 @@ class UpdateCounter(db.Model):
 
     @staticmethod
     def next_tag() -> int:
+        """Take the next update tag; the counter row stays locked until commit."""
         return db.session.execute(
             update(UpdateCounter)
             .where(UpdateCounter.id == 1)

@@ -27,4 +27,5 @@ def link_url(link: DownloadLink) -> str:
 
 
 def find_link(token: str) -> DownloadLink | None:
+    """Return the link with this token, or None; revoked and expired ones too."""
     return db.session.scalar(select(DownloadLink).filter_by(token=token))

@@ -13,6 +13,7 @@ from app.passes.service import signed_bundle
 
 @bp.get("/<token>")
 def download(token: str):
+    """Send the pass's .pkpass; 404 for an unknown link, 410 for a dead one."""
     link = find_link(token) if len(token) <= 64 else None
     if link is None:
         abort(404)

@@ -42,8 +42,11 @@ def placeholders(design: Any) -> set[str]:
 
 
 def fill_placeholders(design: Any, values: dict[str, Any]) -> Any:
-    """Replace {{name}} in every string; a string that is only a placeholder
-    takes the value's own type, so numbers stay numbers."""
+    """Replace every {{name}} in the design's strings with its value.
+
+    A string that is only a placeholder takes the value's own type, so numbers
+    stay numbers. A name without a value raises PassDataError.
+    """
     if isinstance(design, dict):
         return {k: fill_placeholders(v, values) for k, v in design.items()}
     if isinstance(design, list):

@@ -86,6 +86,7 @@ def is_allowed_path(path: str) -> bool:
 
 
 def style_of(pass_json: dict[str, Any]) -> str | None:
+    """Return the pass's style key, or None unless exactly one is present."""
     styles = [s for s in STYLES if s in pass_json]
     return styles[0] if len(styles) == 1 else None
 

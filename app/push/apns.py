@@ -41,6 +41,7 @@ class PushResult:
 
     @property
     def is_success(self) -> bool:
+        """Return True when APNs accepted the push (200)."""
         return self.status_code == 200
 
 
@@ -122,6 +123,7 @@ class APNsClient:
         ]
 
     def _run(self, coroutine):
+        """Run a coroutine on the client's loop and wait for its result."""
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
     def send_notification(self, token: str, topic: str) -> PushResult:
@@ -148,6 +150,7 @@ class APNsClient:
             await http.aclose()
 
     async def _send_all(self, tokens: list[str], topic: str) -> dict[str, PushResult]:
+        """Push to every token, spread over the pool with a stream cap each."""
         gates = [asyncio.Semaphore(STREAMS_PER_CONNECTION) for _ in self._pool]
 
         async def one(index: int, token: str) -> PushResult:
@@ -161,6 +164,7 @@ class APNsClient:
     async def _send(
         self, http: httpx.AsyncClient, token: str, topic: str
     ) -> PushResult:
+        """Push to one token, retrying with exponential backoff."""
         attempt = 0
         while True:
             attempt += 1
@@ -173,6 +177,7 @@ class APNsClient:
     async def _post(
         self, http: httpx.AsyncClient, token: str, topic: str, attempt: int
     ) -> PushResult:
+        """Make one attempt; a transport error gives a result with no status."""
         try:
             response = await http.post(
                 f"{self.base_url}/3/device/{token}",

@@ -56,10 +56,12 @@ class ClientRegistry:
             return client
 
     def _close_older(self, pass_type_id: int) -> None:
+        """Close the pass type's clients made for a certificate now replaced."""
         for key in [k for k in self._clients if k[0] == pass_type_id]:
             self._clients.pop(key).close()
 
     def close(self) -> None:
+        """Close every client's connections and forget the clients."""
         with self._lock:
             for client in self._clients.values():
                 client.close()
@@ -160,6 +162,7 @@ def delete_idle_devices() -> None:
 def _flag_problems(
     pass_type: PassType, results: dict[str, PushResult], outcomes: dict[str, str]
 ) -> None:
+    """Record a push problem the batch reveals, or clear one now fixed."""
     values = list(outcomes.values())
     if values and all(outcome == BAD_DEVICE_TOKEN for outcome in values):
         # Every token failing at once means the host or certificate is wrong,

@@ -20,6 +20,7 @@ MAX_LOG_LINE = 4000
 
 
 def find_pass(pass_type_identifier: str, serial_number: str) -> Pass | None:
+    """Return the pass with this type identifier and serial number, or None."""
     return db.session.scalar(
         select(Pass)
         .join(Pass.pass_type)

@@ -33,6 +33,7 @@ def authenticated_pass(pass_type_identifier: str, serial_number: str) -> Pass:
 
 
 def _json_body():
+    """Return the body parsed as JSON whatever its Content-Type, or None."""
     try:
         return request.get_json(force=True, silent=True)
     except RecursionError:
@@ -47,6 +48,7 @@ def _json_body():
     merge_slashes=False,
 )
 def register(device_id: str, pass_type_id: str, serial: str):
+    """Subscribe the device to the pass (PassKit register): 201 new, 200 known."""
     pass_ = authenticated_pass(pass_type_id, serial)
     body = _json_body()
     push_token = body.get("pushToken") if isinstance(body, dict) else None
@@ -64,6 +66,7 @@ def register(device_id: str, pass_type_id: str, serial: str):
     merge_slashes=False,
 )
 def unregister(device_id: str, pass_type_id: str, serial: str):
+    """Unregister the device from the pass (PassKit unregister): 200, known or not."""
     pass_ = authenticated_pass(pass_type_id, serial)
 
     registrations.unregister_device(device_id, pass_)
@@ -72,6 +75,7 @@ def unregister(device_id: str, pass_type_id: str, serial: str):
 
 @bp.get("/v1/devices/<device_id>/registrations/<pass_type_id>", merge_slashes=False)
 def serials(device_id: str, pass_type_id: str):
+    """List serials changed since the tag (PassKit updated serials): 200, or 204."""
     since = request.args.get("passesUpdatedSince", "")
     # An unknown tag is answered like none: the device gets every pass.
     since_tag = int(since) if TAG.fullmatch(since) else None
@@ -85,6 +89,7 @@ def serials(device_id: str, pass_type_id: str):
 
 @bp.get("/v1/passes/<pass_type_id>/<serial>", merge_slashes=False)
 def latest_pass(pass_type_id: str, serial: str):
+    """Send the signed pass (PassKit latest pass): 200, or 304 if not modified since."""
     pass_ = authenticated_pass(pass_type_id, serial)
     modified_at = pass_.updated_at
 
@@ -101,6 +106,7 @@ def latest_pass(pass_type_id: str, serial: str):
 
 @bp.post("/v1/log", merge_slashes=False)
 def wallet_log():
+    """Keep the errors Wallet reports (PassKit log): 200, or 400 if malformed."""
     body = _json_body()
     lines = body.get("logs") if isinstance(body, dict) else None
     if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
