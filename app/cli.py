@@ -135,7 +135,7 @@ def dev_chain(pass_type_id, team_id, out_dir, p12_password):
 @_fail_clearly
 def create_merchant_command(name, email, password):
     """Create a merchant NAME with a user who signs in as EMAIL."""
-    merchant = create_merchant(name, email, password)
+    merchant = create_merchant(name, email, password, actor="cli")
     click.echo(f"merchant {merchant.id} created; sign in as {email}")
 
 
@@ -171,7 +171,7 @@ def import_pass_type(email, p12, password, cert, key, wwdr):
     identity = build_identity(
         certificate, private_key, load_certificate(wwdr.read_bytes())
     )
-    pass_type = service.create_pass_type(user.merchant, identity)
+    pass_type = service.create_pass_type(user.merchant, identity, actor="cli")
     click.echo(
         f"pass type {pass_type.pass_type_identifier} (team "
         f"{pass_type.team_identifier}) added; certificate expires "
@@ -257,7 +257,7 @@ def update_pass(pass_type_id, serial, data, pairs, void):
         raise click.ClickException(f"No pass {serial} of {pass_type_id}.")
     values = _pass_data(data, ()) if data else dict(pass_.data)
     values.update(_pass_data(None, pairs))
-    service.update_pass(pass_, values, is_voided=True if void else None)
+    service.update_pass(pass_, values, is_voided=True if void else None, actor="cli")
     click.echo(f"pass {serial} updated; pushing to its devices")
     jobs.join()
 

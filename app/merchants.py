@@ -5,6 +5,7 @@ import logging
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
+from app import audit
 from app.extensions import db
 from app.models import Merchant, User
 
@@ -15,7 +16,9 @@ class EmailTaken(ValueError):
     """Another user already signs in with that email address."""
 
 
-def create_merchant(name: str, email: str, password: str) -> Merchant:
+def create_merchant(
+    name: str, email: str, password: str, *, actor: str = "system"
+) -> Merchant:
     """Create a merchant with one user; the password is hashed with scrypt."""
     email = email.strip().lower()
     if db.session.scalar(select(User).filter_by(email=email)) is not None:
@@ -25,6 +28,8 @@ def create_merchant(name: str, email: str, password: str) -> Merchant:
         User(email=email, password_hash=generate_password_hash(password))
     )
     db.session.add(merchant)
+    db.session.flush()
+    audit.record("merchant.created", email, merchant.id, actor)
     db.session.commit()
     log.info("merchant %s created with user %s", merchant.id, email)
     return merchant

@@ -252,3 +252,21 @@ class PushAttempt(db.Model):
     apns_id: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class AuditEntry(db.Model):
+    """A security-relevant change: who did what to which object, and when."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("merchants.id"), index=True
+    )
+    # "pass_type.added", "pass.voided", ...
+    action: Mapped[str] = mapped_column(String(50))
+    subject: Mapped[str] = mapped_column(String(255))
+    # "cli", "user:12": who asked for the change.
+    actor: Mapped[str] = mapped_column(String(100))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

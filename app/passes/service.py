@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app import jobs
+from app import audit, jobs
 from app.certificates import SigningIdentity, encrypt_private_key, load_identity
 from app.extensions import db
 from app.models import (
@@ -63,7 +63,9 @@ def signing_identity(pass_type: PassType) -> SigningIdentity:
     )
 
 
-def create_pass_type(merchant: Merchant, identity: SigningIdentity) -> PassType:
+def create_pass_type(
+    merchant: Merchant, identity: SigningIdentity, *, actor: str = "system"
+) -> PassType:
     """Store a checked signing identity, its key encrypted, for the merchant."""
     existing = db.session.scalar(
         select(PassType).filter_by(pass_type_identifier=identity.pass_type_identifier)
@@ -84,6 +86,7 @@ def create_pass_type(merchant: Merchant, identity: SigningIdentity) -> PassType:
         certificate_expires_at=identity.expires_at,
     )
     db.session.add(pass_type)
+    audit.record("pass_type.added", pass_type.pass_type_identifier, merchant.id, actor)
     db.session.commit()
     log.info(
         "pass type %s added for merchant %s",
@@ -198,7 +201,11 @@ def issue_pass(
 
 
 def update_pass(
-    pass_: Pass, data: dict[str, Any] | None = None, *, is_voided: bool | None = None
+    pass_: Pass,
+    data: dict[str, Any] | None = None,
+    *,
+    is_voided: bool | None = None,
+    actor: str = "system",
 ) -> Pass:
     """Change a pass's data or voided flag, then push to its devices.
 
@@ -207,6 +214,7 @@ def update_pass(
     """
     if data is not None:
         pass_.data = dict(data)
+    voiding = is_voided is not None and is_voided != pass_.is_voided
     if is_voided is not None:
         pass_.is_voided = is_voided
     try:
@@ -215,6 +223,10 @@ def update_pass(
         db.session.rollback()
         raise
     mark_changed([pass_])
+    if voiding:
+        action = "pass.voided" if is_voided else "pass.unvoided"
+        merchant_id = pass_.pass_type.merchant_id
+        audit.record(action, pass_.serial_number, merchant_id, actor)
     db.session.commit()
     log.info("pass %s updated", pass_.serial_number)
     jobs.enqueue("app.push.service.push_pass_updates", [pass_.id])

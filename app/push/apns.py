@@ -21,7 +21,6 @@ from cryptography.hazmat.primitives import serialization
 log = logging.getLogger(__name__)
 
 PRODUCTION_HOST = "api.push.apple.com"
-RETRIED_STATUSES = {429, 500, 502, 503, 504}
 # Requests in flight per connection. httpx keeps a connection within the
 # stream limit the server announces in its SETTINGS (and at most 100), and
 # queues more on that one connection, rescanning its queue on every event; so
@@ -169,7 +168,8 @@ class APNsClient:
         while True:
             attempt += 1
             result = await self._post(http, token, topic, attempt)
-            retry = result.status_code is None or result.status_code in RETRIED_STATUSES
+            status = result.status_code
+            retry = status is None or status == 429 or status >= 500
             if not retry or attempt >= self.max_attempts:
                 return result
             await asyncio.sleep(self.retry_delay * 2 ** (attempt - 1))
