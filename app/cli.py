@@ -23,7 +23,7 @@ from app.devchain import NOT_FOR_DEVICES, make_development_chain
 from app.downloads.links import create_link, link_url
 from app.extensions import db
 from app.merchants import EmailTaken, create_merchant, find_user
-from app.models import DownloadLink, Pass, PassType, Template
+from app.models import Pass, PassType, Template
 from app.passes import service
 from app.passes.bundle import PassDataError
 from app.passes.importer import PassImportError, import_design
@@ -267,31 +267,9 @@ def update_pass(pass_type_id, serial, data, pairs, void):
 @_fail_clearly
 def demo_command():
     """Seed a demo merchant signed with a development chain (once), and print it."""
-    user = find_user(demo.DEMO_EMAIL)
-    if user is None:
-        chain = make_development_chain(demo.DEMO_PASS_TYPE, demo.DEMO_TEAM)
-        chain_dir = Path(current_app.instance_path) / "dev-chain"
-        chain_dir.mkdir(parents=True, exist_ok=True)
-        (chain_dir / "root.pem").write_bytes(chain.root_pem)
-        (chain_dir / "wwdr.pem").write_bytes(chain.wwdr_pem)
-        merchant = create_merchant(
-            "Passline Live (demo)", demo.DEMO_EMAIL, demo.DEMO_PASSWORD
-        )
-        pass_type = service.create_pass_type(merchant, chain.identity())
-        template = service.create_template(
-            pass_type, "Summer Night Live", demo.demo_design()
-        )
-        link = create_link(service.issue_pass(template, demo.DEMO_DATA))
+    link, created = demo.seed(Path(current_app.instance_path) / "dev-chain")
+    if created:
         click.echo("demo merchant created")
-    else:
-        link = db.session.scalar(
-            select(DownloadLink)
-            .join(DownloadLink.pass_)
-            .join(Pass.template)
-            .where(Template.merchant_id == user.merchant_id)
-            .order_by(DownloadLink.id)
-        )
     click.echo(f"demo login: {demo.DEMO_EMAIL} / {demo.DEMO_PASSWORD}")
-    if link is not None:
-        click.echo(f"demo pass:  {link_url(link)}")
+    click.echo(f"demo pass:  {link_url(link)}")
     click.echo(f"({NOT_FOR_DEVICES}; it verifies against instance/dev-chain/root.pem)")

@@ -1,9 +1,17 @@
 """The demo merchant `flask demo` seeds: a concert ticket with live gate changes."""
 
 import io
+from pathlib import Path
 
 from PIL import Image, ImageDraw
+from sqlalchemy import select
 
+from app.devchain import make_development_chain
+from app.downloads.links import create_link
+from app.extensions import db
+from app.merchants import create_merchant, find_user
+from app.models import DownloadLink, Pass, Template
+from app.passes import service
 from app.passes.importer import ImportedDesign
 
 DEMO_EMAIL = "demo@passline.test"
@@ -95,3 +103,38 @@ _FRENCH = {
 }
 
 DEMO_DATA = {"holder": "Alex Martin", "seat": "C 14", "gate": "B"}
+
+
+def seed(chain_dir: Path) -> tuple[DownloadLink, bool]:
+    """Create the demo merchant, pass type, template and pass unless they exist.
+
+    Returns the demo pass's download link and whether it was created now. The
+    development root and WWDR are written to chain_dir for verifying passes.
+    """
+    user = find_user(DEMO_EMAIL)
+    if user is not None:
+        link = db.session.scalar(
+            select(DownloadLink)
+            .join(DownloadLink.pass_)
+            .join(Pass.template)
+            .where(Template.merchant_id == user.merchant_id)
+            .order_by(DownloadLink.id)
+        )
+        if link is not None:
+            return link, False
+        template = db.session.scalars(
+            select(Template).filter_by(merchant_id=user.merchant_id)
+        ).first()
+        if template is not None:
+            return create_link(service.issue_pass(template, DEMO_DATA)), False
+
+    chain = make_development_chain(DEMO_PASS_TYPE, DEMO_TEAM)
+    chain_dir.mkdir(parents=True, exist_ok=True)
+    (chain_dir / "root.pem").write_bytes(chain.root_pem)
+    (chain_dir / "wwdr.pem").write_bytes(chain.wwdr_pem)
+    merchant = user.merchant if user else None
+    if merchant is None:
+        merchant = create_merchant("Passline Live (demo)", DEMO_EMAIL, DEMO_PASSWORD)
+    pass_type = service.create_pass_type(merchant, chain.identity())
+    template = service.create_template(pass_type, "Summer Night Live", demo_design())
+    return create_link(service.issue_pass(template, DEMO_DATA)), True
