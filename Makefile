@@ -36,8 +36,8 @@ test: lint
 	$(BIN)/pytest
 
 bench: install
-	$(BIN)/python bench/signing.py
-	$(BIN)/python bench/push.py
+	$(BIN)/python -m bench.signing
+	$(BIN)/python -m bench.push
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

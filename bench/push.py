@@ -3,29 +3,22 @@
 import argparse
 import secrets
 import statistics
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-from cryptography.fernet import Fernet
-
-# Run as a script, Python puts bench/ on the path, not the repository.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from flask import Flask, current_app
 from flask_migrate import upgrade
 from sqlalchemy import func, insert, select
 
-from app import create_app
 from app.demo import demo_design
 from app.devchain import DevelopmentChain, make_development_chain
 from app.extensions import db
-from app.merchants import create_merchant
-from app.models import Device, PassType, PushAttempt, Registration
+from app.models import Device, PushAttempt, Registration
 from app.passes import service
 from app.push.service import SENT, push_pass_updates
+from bench.bench_app import make_app, make_pass_type
 from tests.apns_standin import APNsStandIn, loopback_tls
 
 PASS_TYPE_ID = "pass.bench.passline.tickets"
@@ -75,28 +68,14 @@ def start_standin(chain: DevelopmentChain, folder: Path) -> APNsStandIn:
     return standin.start()
 
 
-def make_app(folder: Path, standin: APNsStandIn) -> Flask:
-    """Create an app on a fresh SQLite file that pushes to the stand-in."""
-    app = create_app(
-        {
-            "SECRET_KEY": "bench-secret",
-            "KEY_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.sqlite'}",
-            "PUBLIC_URL": "https://passline.bench",
-            "APNS_HOST": standin.host,
-            "APNS_PORT": standin.port,
-            "APNS_CA_BUNDLE": str(folder / "apns-ca.pem"),
-            "JOB_QUEUE": "sync",
-        },
-        instance_path=str(folder / "instance"),
+def make_push_app(folder: Path, standin: APNsStandIn) -> Flask:
+    """Create an app whose pushes go to the stand-in."""
+    return make_app(
+        folder,
+        APNS_HOST=standin.host,
+        APNS_PORT=standin.port,
+        APNS_CA_BUNDLE=str(folder / "apns-ca.pem"),
     )
-    return app
-
-
-def make_pass_type(chain: DevelopmentChain) -> PassType:
-    """Store a pass type for the chain's certificate under a new merchant."""
-    merchant = create_merchant("Bench Venue", "bench@passline.bench", "bench-password")
-    return service.create_pass_type(merchant, chain.identity())
 
 
 def register_devices(pass_ids: list[int], count: int) -> list[str]:
@@ -161,7 +140,7 @@ def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="passline-bench-") as name:
         folder = Path(name)
         with start_standin(chain, folder) as standin:
-            app = make_app(folder, standin)
+            app = make_push_app(folder, standin)
             with app.app_context():
                 try:
                     figures = measure(args, chain, standin)

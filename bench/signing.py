@@ -2,33 +2,25 @@
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from cryptography.fernet import Fernet
-
-# Run as a script, Python puts bench/ on the path, not the repository.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import delete, select
 
-from app import create_app
 from app.certificates import (
     SigningIdentity,
 )
-from app.devchain import DevelopmentChain, make_development_chain
+from app.devchain import make_development_chain
 from app.extensions import db
-from app.merchants import create_merchant
-from app.models import Pass, PassType, SignedBundle
+from app.models import Pass, SignedBundle
 from app.passes import service
 from app.passes.bundle import build_pkpass
 from app.passes.importer import import_design
+from bench.bench_app import make_app, make_pass_type
 from tests.bundle_check import verify_bundle
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -64,27 +56,6 @@ def parse_args() -> argparse.Namespace:
     if not args.sample.is_file():
         parser.error(f"no sample pass at {args.sample}")
     return args
-
-
-def make_app(folder: Path) -> Flask:
-    """Create an app on a fresh SQLite file in folder."""
-    app = create_app(
-        {
-            "SECRET_KEY": "bench-secret",
-            "KEY_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.sqlite'}",
-            "PUBLIC_URL": "https://passline.bench",
-            "JOB_QUEUE": "sync",
-        },
-        instance_path=str(folder / "instance"),
-    )
-    return app
-
-
-def make_pass_type(chain: DevelopmentChain) -> PassType:
-    """Store a pass type for the chain's certificate under a new merchant."""
-    merchant = create_merchant("Bench Venue", "bench@passline.bench", "bench-password")
-    return service.create_pass_type(merchant, chain.identity())
 
 
 def all_passes() -> list[Pass]:
