@@ -6,7 +6,7 @@ import os
 from flask import Flask
 
 from app import config
-from app.extensions import db, migrate
+from app.extensions import csrf, db, limiter, login_manager, migrate
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +40,34 @@ def create_app(
 
     db.init_app(app)
     migrate.init_app(app, db, directory=config.MIGRATIONS_DIR)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to see that page."
+
+    from app.merchants import load_user
+
+    login_manager.user_loader(load_user)
 
     from app import jobs, push
 
     jobs.init_app(app)
     push.init_app(app)
 
+    from app.auth import bp as auth_bp
+    from app.dashboard import bp as dashboard_bp
+    from app.dashboard.views import index
     from app.downloads import bp as downloads_bp
     from app.wallet import bp as wallet_bp
 
+    # Wallet devices authenticate each call with the pass's token; no cookies.
+    csrf.exempt(wallet_bp)
     app.register_blueprint(wallet_bp)
     app.register_blueprint(downloads_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp)
+    app.add_url_rule("/", view_func=index)
 
     from app import errors
 

@@ -44,6 +44,19 @@ class Defaults:
     # concurrent pushes.
     APNS_CONNECTIONS = 4
 
+    # Session cookies: never readable by scripts, sent on same-site requests
+    # only, and over https only when PUBLIC_URL is https (None: decide so).
+    SESSION_COOKIE_SECURE: bool | None = None
+    REMEMBER_COOKIE_SECURE: bool | None = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # Sign-in attempts allowed per client address.
+    LOGIN_RATE_LIMIT = "10 per minute"
+    # Where rate-limit counters live: "memory://" per process, or a Redis URL.
+    RATELIMIT_STORAGE_URI = "memory://"
+
     # "thread": an in-process background worker. "sync": run jobs inline.
     JOB_QUEUE = "thread"
 
@@ -85,3 +98,6 @@ def check(app) -> None:
             "set DEVELOPMENT=true to try the server over http."
         )
     app.config["PUBLIC_URL"] = public_url
+    for key in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
+        if app.config[key] is None:
+            app.config[key] = public_url.startswith("https://")

@@ -3,7 +3,7 @@
 import logging
 
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import audit
 from app.extensions import db
@@ -33,6 +33,24 @@ def create_merchant(
     db.session.commit()
     log.info("merchant %s created with user %s", merchant.id, email)
     return merchant
+
+
+# Checked against when no user has the email, so both cases cost the same.
+_NO_USER_HASH = generate_password_hash("no user has this password")
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """Return the user if the password matches theirs (scrypt), else None."""
+    user = find_user(email)
+    matches = check_password_hash(
+        user.password_hash if user else _NO_USER_HASH, password
+    )
+    return user if user is not None and matches else None
+
+
+def load_user(user_id: str) -> User | None:
+    """Return the signed-in user from the id kept in the session."""
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
 
 
 def find_user(email: str) -> User | None:

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
+from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -35,7 +36,9 @@ class Merchant(db.Model):
     pass_types: Mapped[list["PassType"]] = relationship(back_populates="merchant")
 
 
-class User(db.Model):
+class User(UserMixin, db.Model):
+    """A person who signs in to the dashboard for their merchant."""
+
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)

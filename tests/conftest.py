@@ -1,10 +1,12 @@
 """Fixtures: the app on SQLite and PostgreSQL, a signing chain, an APNs stand-in."""
 
 import os
+import re
 import threading
 from pathlib import Path
 
 import pytest
+from flask import g
 from flask_migrate import upgrade
 from sqlalchemy import update
 from werkzeug.serving import make_server
@@ -126,6 +128,44 @@ def _empty_tables():
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client, path: str) -> str:
+    """Return the CSRF token of the form the page at path shows."""
+    # Requests made while the fixture's app context is pushed share its `g`,
+    # where Flask-WTF caches the token of whichever client asked first.
+    g.pop("csrf_token", None)
+    page = client.get(path)
+    match = _CSRF.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token on {path} ({page.status_code})"
+    return match.group(1)
+
+
+class Auth:
+    """Signs users in and out through the real forms, CSRF included."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email="owner@venue.test", password="correct horse", **kwargs):
+        token = csrf_token(self.client, "/account/login")
+        return self.client.post(
+            "/account/login",
+            data={"email": email, "password": password, "csrf_token": token},
+            **kwargs,
+        )
+
+    def logout(self):
+        token = csrf_token(self.client, "/dashboard/")
+        return self.client.post("/account/logout", data={"csrf_token": token})
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
 
 
 @pytest.fixture

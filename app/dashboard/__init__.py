@@ -1,0 +1,15 @@
+"""The merchant dashboard: every page needs a signed-in user of the merchant."""
+
+from flask import Blueprint
+from flask_login import login_required
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+
+@bp.before_request
+@login_required
+def require_login() -> None:
+    """Send anonymous visitors of any dashboard page to the sign-in page."""
+
+
+from app.dashboard import views  # noqa: E402, F401 - registers the routes on bp

@@ -1,0 +1,100 @@
+"""What the dashboard pages show, always scoped to one merchant."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import abort
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import (
+    Pass,
+    PassType,
+    PushAttempt,
+    Registration,
+    Template,
+    utcnow,
+)
+from app.push.service import SENT
+
+EXPIRY_WARNING = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Overview:
+    pass_types: int
+    templates: int
+    passes: int
+    installs: int
+    pushes_sent: int
+    pushes_failed: int
+
+
+def owned_or_404(model, object_id: int, merchant_id: int):
+    """Return the merchant's object with that id, or answer 404."""
+    found = db.session.get(model, object_id)
+    if found is None or found.merchant_id != merchant_id:
+        abort(404)
+    return found
+
+
+def overview(merchant_id: int, now: datetime | None = None) -> Overview:
+    """Count the merchant's passes, installs and the last 30 days of pushes."""
+    since = (now or utcnow()) - timedelta(days=30)
+    own_types = select(PassType.id).where(PassType.merchant_id == merchant_id)
+    pushes = dict(
+        db.session.execute(
+            select(PushAttempt.outcome == SENT, func.count(PushAttempt.id))
+            .where(PushAttempt.pass_type_id.in_(own_types))
+            .where(PushAttempt.created_at >= since)
+            .group_by(PushAttempt.outcome == SENT)
+        ).all()
+    )
+    return Overview(
+        pass_types=_count(select(func.count()).select_from(own_types.subquery())),
+        templates=_count(
+            select(func.count(Template.id)).where(Template.merchant_id == merchant_id)
+        ),
+        passes=_count(
+            select(func.count(Pass.id)).where(Pass.pass_type_id.in_(own_types))
+        ),
+        installs=_count(
+            select(func.count(Registration.id))
+            .join(Registration.pass_)
+            .where(Pass.pass_type_id.in_(own_types))
+        ),
+        pushes_sent=pushes.get(True, 0),
+        pushes_failed=pushes.get(False, 0),
+    )
+
+
+def _count(query) -> int:
+    return db.session.scalar(query) or 0
+
+
+def pass_types(merchant_id: int) -> list[PassType]:
+    """Return the merchant's pass types, newest first."""
+    return list(
+        db.session.scalars(
+            select(PassType)
+            .where(PassType.merchant_id == merchant_id)
+            .order_by(PassType.id.desc())
+        )
+    )
+
+
+def expires_soon(pass_type: PassType, now: datetime | None = None) -> bool:
+    """Tell whether the certificate expires within the warning period."""
+    return pass_type.certificate_expires_at - (now or utcnow()) <= EXPIRY_WARNING
+
+
+def recent_pushes(pass_type: PassType, limit: int = 20) -> list[PushAttempt]:
+    """Return the pass type's latest push outcomes, newest first."""
+    return list(
+        db.session.scalars(
+            select(PushAttempt)
+            .where(PushAttempt.pass_type_id == pass_type.id)
+            .order_by(PushAttempt.id.desc())
+            .limit(limit)
+        )
+    )
