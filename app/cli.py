@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from app import demo, jobs
 from app.certificates import (
@@ -64,6 +65,10 @@ def _fail_clearly(function):
             return function(*args, **kwargs)
         except USER_ERRORS as exc:
             raise click.ClickException(str(exc)) from exc
+        except (OperationalError, ProgrammingError) as exc:
+            raise click.ClickException(
+                "The database is not ready: run `flask db upgrade` (make run does)."
+            ) from exc
 
     return wrapper
 
@@ -123,7 +128,10 @@ def dev_chain(pass_type_id, team_id, out_dir, p12_password):
             serialization.BestAvailableEncryption(p12_password.encode()),
         )
     for name, content in files.items():
-        (out_dir / name).write_bytes(content)
+        path = out_dir / name
+        path.write_bytes(content)
+        if name.endswith(("key.pem", ".p12")):
+            path.chmod(0o600)  # the private key: readable by its owner only
     click.echo(f"{NOT_FOR_DEVICES}: wrote {', '.join(files)} to {out_dir}")
 
 
@@ -198,6 +206,7 @@ def import_template(pass_type_id, source, name):
 
 @click.command("list-templates")
 @with_appcontext
+@_fail_clearly
 def list_templates():
     """List every template with its id, pass type, style and pass count."""
     rows = db.session.execute(

@@ -83,6 +83,10 @@ def check(app) -> None:
             "FLASK_KEY_ENCRYPTION_KEY "
             "(`python -m app.instance_config` prints a config with one)."
         )
+    for key in ("SECRET_KEY", "KEY_ENCRYPTION_KEY", "PUBLIC_URL"):
+        # FLASK_ variables are read as JSON, so "12345" arrives as a number.
+        if not isinstance(app.config[key], str):
+            raise ConfigError(f"{key} must be text, not {app.config[key]!r}.")
     try:
         Fernet(app.config["KEY_ENCRYPTION_KEY"])
     except ValueError as exc:
@@ -95,7 +99,7 @@ def check(app) -> None:
     if not relaxed and not public_url.startswith("https://"):
         raise ConfigError(
             "PUBLIC_URL must be https:// (Wallet only calls https web services); "
-            "set DEVELOPMENT=true to try the server over http."
+            "set DEVELOPMENT=true (FLASK_DEVELOPMENT=true) to try it over http."
         )
     app.config["PUBLIC_URL"] = public_url
     for key in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):

@@ -29,6 +29,8 @@ def test_good_settings_start_and_trailing_slash_is_dropped(tmp_path):
         ({"KEY_ENCRYPTION_KEY": "too-short"}, "KEY_ENCRYPTION_KEY is not a Fernet"),
         ({"PUBLIC_URL": "passes.example.com"}, "PUBLIC_URL must be an https:// URL"),
         ({"PUBLIC_URL": "http://passes.example.com"}, "set DEVELOPMENT=true"),
+        ({"KEY_ENCRYPTION_KEY": 12345}, "KEY_ENCRYPTION_KEY must be text"),
+        ({"PUBLIC_URL": 5000}, "PUBLIC_URL must be text"),
     ],
 )
 def test_bad_settings_refuse_to_start(change, message, tmp_path):

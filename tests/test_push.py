@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 from werkzeug.http import http_date, parse_date
 
@@ -437,3 +438,15 @@ def test_untrusted_server_certificate_fails_cleanly(app, apns, issued_pass, chai
     assert attempt.attempts == app.config["APNS_MAX_ATTEMPTS"]
     assert len(_registrations()) == 1
     assert db.session.scalar(select(func.count()).select_from(Device)) == 1
+
+
+def test_a_key_that_cannot_be_decrypted_flags_the_pass_type(app, apns, issued_pass):
+    register_device("1" * 32, issued_pass, FIRST)
+    app.config["KEY_ENCRYPTION_KEY"] = Fernet.generate_key().decode()
+
+    outcomes = push_pass_updates([issued_pass.id])
+
+    assert outcomes == {}
+    assert apns.requests == []
+    assert "cannot decrypt" in _problem(issued_pass.pass_type)
+    assert len(_registrations()) == 1

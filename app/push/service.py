@@ -8,6 +8,7 @@ from collections import Counter
 from flask import current_app
 from sqlalchemy import delete, insert, select
 
+from app.certificates import CertificateError
 from app.extensions import db
 from app.models import Device, Pass, PassType, PushAttempt, Registration, utcnow
 from app.passes.service import signing_identity
@@ -102,7 +103,12 @@ def push_pass_updates(pass_ids: list[int]) -> Counter:
 
 def push_to_tokens(pass_type: PassType, tokens: dict[str, int]) -> Counter:
     """Push to the tokens (token → device id) of one pass type and record it."""
-    client = current_app.extensions["passline.apns"].get(pass_type)
+    try:
+        client = current_app.extensions["passline.apns"].get(pass_type)
+    except CertificateError as exc:
+        _set_problem(pass_type, str(exc))
+        db.session.commit()
+        return Counter()
     results = client.send_notification_batch(tokens, pass_type.pass_type_identifier)
     outcomes = {token: outcome_of(result) for token, result in results.items()}
 
