@@ -12,4 +12,5 @@ def require_login() -> None:
     """Send anonymous visitors of any dashboard page to the sign-in page."""
 
 
-from app.dashboard import views  # noqa: E402, F401 - registers the routes on bp
+# Each module registers its pages on bp.
+from app.dashboard import pass_types, passes, views  # noqa: E402, F401
