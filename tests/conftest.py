@@ -19,8 +19,11 @@ from app.merchants import create_merchant
 from app.models import UpdateCounter
 from app.passes import service
 from tests.apns_standin import APNsStandIn, loopback_tls
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "apple"
+# Screenshots of pages whose browser test failed.
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-screenshots"
 KEY_ENCRYPTION_KEY = "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
 PASS_TYPE_ID = "pass.test.passline.tickets"
 TEAM_ID = "TESTTEAM01"
@@ -191,6 +194,41 @@ def template(pass_type):
 @pytest.fixture
 def issued_pass(template):
     return service.issue_pass(template, {"holder": "Ann", "seat": "A1", "gate": "3"})
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, started once for the whole run."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, request, tmp_path):
+    """A fresh browser page; its screenshot is kept when the test fails."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / f"{request.node.name}.png", full_page=True)
+    context.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, for the page fixture."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
 
 
 @pytest.fixture
