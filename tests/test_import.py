@@ -395,3 +395,22 @@ def test_strings_round_trip():
     strings = {"A": 'quote " and \\ slash', "B": "two\nlines", "É": "été\ttab"}
 
     assert parse_strings(render_strings(strings)) == strings
+
+
+def test_a_template_with_a_date_placeholder_can_be_created(pass_type):
+    imported = import_design(sample("Event"))
+    imported.design["eventTicket"]["secondaryFields"].append(
+        {
+            "key": "doors",
+            "label": "DOORS",
+            "value": "{{doors}}",
+            "dateStyle": "PKDateStyleShort",
+        }
+    )
+
+    template = service.create_template(pass_type, "Dated", imported)
+    issued = service.issue_pass(template, {"doors": "2027-05-01T19:00:00+02:00"})
+
+    with pytest.raises(PassValidationError, match="its value must be a date"):
+        service.issue_pass(template, {"doors": "tomorrow"})
+    assert issued.data == {"doors": "2027-05-01T19:00:00+02:00"}

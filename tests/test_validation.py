@@ -6,10 +6,12 @@ from typing import Any
 import pytest
 
 from app.passes.bundle import (
+    SAMPLE_DATE,
     PassDataError,
     fill_placeholders,
     placeholders,
     render_pass_json,
+    sample_values,
 )
 from app.passes.validation import PassValidationError, validate_pass
 
@@ -399,4 +401,29 @@ def test_render_pass_json_sets_the_per_pass_keys():
         "serialNumber": "S-9",
         "authenticationToken": TOKEN,
         "webServiceURL": "https://passline.test/passkit",
+    }
+
+
+def test_designs_with_date_color_and_message_placeholders_pass_the_check():
+    design = {
+        "backgroundColor": "{{color}}",
+        "relevantDate": "{{doors}}",
+        "generic": {
+            "primaryFields": [
+                {
+                    "key": "when",
+                    "value": "{{doors}}",
+                    "dateStyle": "PKDateStyleShort",
+                    "changeMessage": "{{message}}",
+                },
+                {"key": "who", "value": "{{holder}}"},
+            ]
+        },
+    }
+
+    assert sample_values(design) == {
+        "color": "rgb(0, 0, 0)",
+        "doors": SAMPLE_DATE,
+        "message": "Changed to %@",
+        "holder": "sample",
     }

@@ -41,6 +41,40 @@ def placeholders(design: Any) -> set[str]:
     return set()
 
 
+SAMPLE_DATE = "2030-01-01T12:00:00+00:00"
+_DATE_KEYS = {"relevantDate", "expirationDate", "date", "startDate", "endDate"}
+_COLOR_KEYS = {"foregroundColor", "backgroundColor", "labelColor"}
+
+
+def sample_values(design: Any) -> dict[str, Any]:
+    """Return a plausible value for each placeholder, to check a design with.
+
+    A placeholder standing for a whole date or color gets one, so a design
+    such as {"value": "{{doors}}", "dateStyle": ...} passes validation.
+    """
+    samples = {name: "sample" for name in placeholders(design)}
+
+    def visit(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+        if not isinstance(node, dict):
+            return
+        is_dated = "dateStyle" in node or "timeStyle" in node
+        for key, value in node.items():
+            whole = PLACEHOLDER.fullmatch(value) if isinstance(value, str) else None
+            if whole and (key in _DATE_KEYS or (key == "value" and is_dated)):
+                samples[whole.group(1)] = SAMPLE_DATE
+            elif whole and key in _COLOR_KEYS:
+                samples[whole.group(1)] = "rgb(0, 0, 0)"
+            elif whole and key == "changeMessage":
+                samples[whole.group(1)] = "Changed to %@"
+            visit(value)
+
+    visit(design)
+    return samples
+
+
 def fill_placeholders(design: Any, values: dict[str, Any]) -> Any:
     """Replace every {{name}} in the design's strings with its value.
 

@@ -28,8 +28,8 @@ from app.passes.bundle import (
     PassDataError,
     build_pkpass,
     bundle_files,
-    placeholders,
     render_pass_json,
+    sample_values,
     validate_files,
 )
 from app.passes.importer import ImportedDesign
@@ -121,10 +121,9 @@ def create_template(
 
 def check_design(template: Template) -> None:
     """Raise PassValidationError if passes of this template would be refused."""
-    sample = {name: "sample" for name in placeholders(template.design)}
     files = _render(
         template,
-        sample,
+        sample_values(template.design),
         serial_number="sample-serial",
         authentication_token=secrets.token_urlsafe(24),
     )
