@@ -38,6 +38,7 @@ test: lint
 bench: install
 	$(BIN)/python -m bench.signing
 	$(BIN)/python -m bench.push
+	$(BIN)/python -m bench.pass_list
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, abort, current_app, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import db
@@ -25,12 +25,20 @@ def refuse_nul_bytes() -> None:
 
 
 def handle_http_error(error: HTTPException):
-    """Answer a bare status under /passkit, the default error page elsewhere."""
+    """Answer a bare status under /passkit, the default error page elsewhere.
+
+    A refused upload (413) gets a page of the site's own that names the limit.
+    """
     if _is_wallet_request():
         # Wallet reads only the status; Apple's service answers no body. Other
         # headers stay: a 405 must name the allowed methods.
         headers = [(k, v) for k, v in error.get_headers() if k != "Content-Type"]
         return "", error.code, headers
+    if error.code == 413:
+        # Werkzeug's own page names no limit; a merchant uploading a file needs it.
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        limit_mb = limit // (1024 * 1024) if limit else None
+        return render_template("errors/too_large.html", limit_mb=limit_mb), 413
     return error
 
 

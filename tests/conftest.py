@@ -118,6 +118,9 @@ def app(database_url, apns_server, tmp_path):
         app.extensions["passline.jobs"].join()
         app.extensions["passline.apns"].close()
         db.session.remove()
+        # Each test's app has its own engine: close its connections now rather
+        # than when collected, or PostgreSQL runs out of client slots.
+        db.engine.dispose()
 
 
 def _empty_tables():

@@ -6,14 +6,21 @@ from app.merchants import create_merchant
 
 
 @pytest.fixture
-def pages(pass_type):
-    """Every dashboard page, with the ids of the owner's objects filled in."""
-    return ["/dashboard/", f"/dashboard/pass-types/{pass_type.id}"]
+def pages(issued_pass):
+    """Every dashboard page, with text only the owner's data shows on it."""
+    pass_type = issued_pass.pass_type
+    return {
+        "/dashboard/": pass_type.pass_type_identifier,
+        "/dashboard/pass-types/new": None,
+        f"/dashboard/pass-types/{pass_type.id}": pass_type.pass_type_identifier,
+        "/dashboard/passes": issued_pass.serial_number,
+        f"/dashboard/passes/{issued_pass.id}": issued_pass.serial_number,
+    }
 
 
-# Pages that show one object answer 404 to another merchant; the overview
-# simply shows that merchant's own (empty) data.
-OWN_DATA_ONLY = {"/dashboard/"}
+# Pages that show one object answer 404 to another merchant; these simply show
+# that merchant's own (empty) data, or a blank form.
+OWN_DATA_ONLY = {"/dashboard/", "/dashboard/pass-types/new", "/dashboard/passes"}
 
 
 def test_anonymous_visitors_are_sent_to_login(client, pages):
@@ -24,28 +31,30 @@ def test_anonymous_visitors_are_sent_to_login(client, pages):
         assert response.headers["Location"].startswith("/account/login?next="), page
 
 
-def test_another_merchant_gets_404(client, auth, pages, pass_type):
+def test_another_merchant_gets_404(client, auth, pages):
     create_merchant("Rival", "rival@other.test", "rival password")
     auth.login("rival@other.test", "rival password")
 
-    for page in pages:
+    for page, owners_text in pages.items():
         response = client.get(page)
 
         if page in OWN_DATA_ONLY:
             assert response.status_code == 200, page
-            assert pass_type.pass_type_identifier not in response.get_data(as_text=True)
+            if owners_text:
+                assert owners_text not in response.get_data(as_text=True), page
         else:
             assert response.status_code == 404, page
 
 
-def test_the_owner_sees_every_page(client, auth, pages, pass_type):
+def test_the_owner_sees_every_page(client, auth, pages):
     auth.login()
 
-    for page in pages:
+    for page, owners_text in pages.items():
         response = client.get(page)
 
         assert response.status_code == 200, page
-        assert pass_type.pass_type_identifier in response.get_data(as_text=True)
+        if owners_text:
+            assert owners_text in response.get_data(as_text=True), page
 
 
 def test_overview_counts_the_owners_passes(client, auth, issued_pass):
@@ -61,3 +70,20 @@ def test_root_leads_to_the_dashboard(client):
     response = client.get("/")
 
     assert (response.status_code, response.headers["Location"]) == (302, "/dashboard/")
+
+
+def test_every_dashboard_route_is_in_the_matrix(app, pages):
+    """A new page must join the matrix above (POST-only actions are tested apart)."""
+    get_rules = {
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("dashboard.") and "GET" in rule.methods
+    }
+    listed = {
+        page.rsplit("/", 1)[0] + "/<int:" if page[-1].isdigit() else page
+        for page in pages
+    }
+
+    for rule in get_rules:
+        prefix = rule.split("<")[0] + "<int:" if "<" in rule else rule
+        assert prefix in listed, rule

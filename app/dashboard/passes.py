@@ -1,3 +1,143 @@
 """Pass pages: the list with search and filters, one pass, its devices."""
 
-from app.dashboard import bp  # noqa: F401 - routes are added here
+import logging
+import re
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+from werkzeug.http import http_date
+
+from app.dashboard import bp, pass_queries
+from app.dashboard.pass_forms import PassDataForm, VoidPassForm, pass_data_form
+from app.dashboard.summaries import owned_or_404
+from app.downloads.links import link_url
+from app.models import Pass, Template, utcnow
+from app.passes import service
+from app.passes.bundle import PassDataError
+from app.passes.validation import PassValidationError
+
+log = logging.getLogger(__name__)
+
+# Ids in query strings: anything that is not a plain number of a sane length
+# is ignored rather than sent to the database.
+ID = re.compile(r"[0-9]{1,18}")
+YES_NO = {"yes": True, "no": False}
+MAX_SEARCH_LENGTH = 200
+
+
+@bp.get("/passes")
+def passes():
+    """List the merchant's passes, newest first, with search and filters."""
+    merchant_id = current_user.merchant_id
+    filters = _filters(request.args)
+    after = _id(request.args.get("after"))
+
+    if filters.template_id is not None:
+        owned_or_404(Template, filters.template_id, merchant_id)
+
+    page = pass_queries.pass_page(merchant_id, filters, after)
+    next_url = None
+    if page.next_after is not None:
+        next_url = url_for(
+            "dashboard.passes", **filters.query_args(), after=page.next_after
+        )
+    return render_template(
+        "dashboard/passes/list.html",
+        page=page,
+        filters=filters,
+        templates=pass_queries.templates(merchant_id),
+        next_url=next_url,
+        first_url=url_for("dashboard.passes", **filters.query_args()),
+        is_first_page=after is None,
+    )
+
+
+def _filters(args: MultiDict) -> pass_queries.PassFilters:
+    return pass_queries.PassFilters(
+        serial_prefix=args.get("serial", "").strip()[:MAX_SEARCH_LENGTH],
+        text=args.get("text", "").strip()[:MAX_SEARCH_LENGTH],
+        template_id=_id(args.get("template")),
+        is_voided=YES_NO.get(args.get("voided", "")),
+        has_devices=YES_NO.get(args.get("devices", "")),
+    )
+
+
+def _id(value: str | None) -> int | None:
+    return int(value) if value and ID.fullmatch(value) else None
+
+
+@bp.get("/passes/<int:pass_id>")
+def pass_detail(pass_id: int):
+    """Show one pass: its data, state, links, devices, pushes and Wallet log."""
+    pass_ = pass_queries.owned_pass_or_404(pass_id, current_user.merchant_id)
+
+    return _detail_page(pass_, pass_data_form(pass_))
+
+
+@bp.post("/passes/<int:pass_id>/data")
+def update_pass_data(pass_id: int):
+    """Store new data for the pass, re-sign it and push it to its devices."""
+    pass_ = pass_queries.owned_pass_or_404(pass_id, current_user.merchant_id)
+    form = pass_data_form(pass_)
+    if not form.validate_on_submit():
+        return _detail_page(pass_, form)
+
+    try:
+        service.update_pass(
+            pass_, form.pass_data(pass_.data), actor=f"user:{current_user.id}"
+        )
+    except (PassDataError, PassValidationError) as error:
+        # update_pass stored nothing; the form keeps what was typed.
+        return _detail_page(pass_, form, data_errors=_messages(error))
+
+    log.info("pass %s data changed by user %s", pass_.id, current_user.id)
+    flash("Saved. Devices with the pass are being updated.")
+    return redirect(url_for("dashboard.pass_detail", pass_id=pass_.id))
+
+
+@bp.post("/passes/<int:pass_id>/void")
+def void_pass(pass_id: int):
+    """Void the pass, re-sign it and push it to its devices."""
+    pass_ = pass_queries.owned_pass_or_404(pass_id, current_user.merchant_id)
+    back = redirect(url_for("dashboard.pass_detail", pass_id=pass_.id))
+    if not VoidPassForm().validate_on_submit():
+        abort(400)
+    if pass_.is_voided:
+        flash("The pass is already voided.")
+        return back
+
+    try:
+        service.update_pass(pass_, is_voided=True, actor=f"user:{current_user.id}")
+    except (PassDataError, PassValidationError) as error:
+        flash(f"The pass could not be voided: {'; '.join(_messages(error))}")
+        return back
+
+    log.info("pass %s voided by user %s", pass_.id, current_user.id)
+    flash("The pass is voided. Devices with the pass are being updated.")
+    return back
+
+
+def _messages(error: PassDataError | PassValidationError) -> list[str]:
+    return list(getattr(error, "errors", None) or [str(error)])
+
+
+def _detail_page(pass_: Pass, form: PassDataForm, data_errors=()):
+    registrations = pass_queries.registrations(pass_)
+    links = [
+        (link, link_url(link), link.is_usable(utcnow()))
+        for link in pass_queries.download_links(pass_)
+    ]
+    return render_template(
+        "dashboard/passes/detail.html",
+        pass_=pass_,
+        last_modified=http_date(pass_.updated_at),
+        data_rows=sorted(pass_.data.items()),
+        form=form,
+        data_errors=data_errors,
+        void_form=VoidPassForm(),
+        links=links,
+        registrations=registrations,
+        pushes=pass_queries.recent_pushes(pass_, [r.device_id for r in registrations]),
+        log_lines=pass_queries.wallet_log(pass_),
+    )

@@ -42,14 +42,17 @@ def overview(merchant_id: int, now: datetime | None = None) -> Overview:
     """Count the merchant's passes, installs and the last 30 days of pushes."""
     since = (now or utcnow()) - timedelta(days=30)
     own_types = select(PassType.id).where(PassType.merchant_id == merchant_id)
+    # Grouped by the column: PostgreSQL takes a selected `outcome = $1` and a
+    # grouped `outcome = $2` for different expressions and refuses the query.
     pushes = dict(
         db.session.execute(
-            select(PushAttempt.outcome == SENT, func.count(PushAttempt.id))
+            select(PushAttempt.outcome, func.count(PushAttempt.id))
             .where(PushAttempt.pass_type_id.in_(own_types))
             .where(PushAttempt.created_at >= since)
-            .group_by(PushAttempt.outcome == SENT)
+            .group_by(PushAttempt.outcome)
         ).all()
     )
+    pushes_sent = pushes.pop(SENT, 0)
     return Overview(
         pass_types=_count(select(func.count()).select_from(own_types.subquery())),
         templates=_count(
@@ -63,8 +66,8 @@ def overview(merchant_id: int, now: datetime | None = None) -> Overview:
             .join(Registration.pass_)
             .where(Pass.pass_type_id.in_(own_types))
         ),
-        pushes_sent=pushes.get(True, 0),
-        pushes_failed=pushes.get(False, 0),
+        pushes_sent=pushes_sent,
+        pushes_failed=sum(pushes.values()),
     )
 
 

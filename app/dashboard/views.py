@@ -1,10 +1,9 @@
-"""Dashboard pages: the overview and the merchant's pass types."""
+"""Dashboard pages: the overview of the merchant's pass types and passes."""
 
 from flask import redirect, render_template, url_for
 from flask_login import current_user
 
 from app.dashboard import bp, summaries
-from app.models import PassType
 
 
 def index():
@@ -22,17 +21,4 @@ def overview():
         overview=summaries.overview(merchant_id),
         pass_types=summaries.pass_types(merchant_id),
         expires_soon=summaries.expires_soon,
-    )
-
-
-@bp.get("/pass-types/<int:pass_type_id>")
-def pass_type(pass_type_id: int):
-    """Show one pass type: its identifiers, expiry and recent push outcomes."""
-    found = summaries.owned_or_404(PassType, pass_type_id, current_user.merchant_id)
-
-    return render_template(
-        "dashboard/pass_type.html",
-        pass_type=found,
-        expires_soon=summaries.expires_soon(found),
-        pushes=summaries.recent_pushes(found),
     )
