@@ -509,3 +509,15 @@ def test_anonymous_visitors_are_sent_to_login(client, issued_pass):
 
         assert response.status_code == 302
         assert response.headers["Location"].startswith("/account/login?next=")
+
+
+def test_pass_page_previews_the_pass_with_its_own_data(client, auth, issued_pass):
+    auth.login()
+
+    page = client.get(f"/dashboard/passes/{issued_pass.id}").get_data(as_text=True)
+
+    preview = page[page.index('class="pass-preview') :]
+    assert "TICKET HOLDER" in preview
+    assert "Ann" in preview
+    assert "Summer Night Live" in preview
+    assert 'src="data:image/png;base64,' in preview[preview.index("pass-barcode") :]

@@ -1,5 +1,6 @@
 """Pass pages: the list with search and filters, one pass, its devices."""
 
+import json
 import logging
 import re
 
@@ -16,6 +17,7 @@ from app.models import Pass, Template, utcnow
 from app.passes import service
 from app.passes.bundle import PassDataError
 from app.passes.validation import PassValidationError
+from app.preview.layout import PassPreview, preview_model
 
 log = logging.getLogger(__name__)
 
@@ -140,4 +142,16 @@ def _detail_page(pass_: Pass, form: PassDataForm, data_errors=()):
         registrations=registrations,
         pushes=pass_queries.recent_pushes(pass_, [r.device_id for r in registrations]),
         log_lines=pass_queries.wallet_log(pass_),
+        preview=_preview(pass_),
+    )
+
+
+def _preview(pass_: Pass) -> PassPreview:
+    """Draw the pass as its devices show it, from its own data."""
+    files = service.render_files(pass_)
+    images = {path: content for path, content in files.items() if path.endswith(".png")}
+    return preview_model(
+        json.loads(files["pass.json"]),
+        images,
+        localizations=pass_.template.localizations,
     )
