@@ -15,12 +15,21 @@ def pages(issued_pass):
         f"/dashboard/pass-types/{pass_type.id}": pass_type.pass_type_identifier,
         "/dashboard/passes": issued_pass.serial_number,
         f"/dashboard/passes/{issued_pass.id}": issued_pass.serial_number,
+        "/dashboard/templates": issued_pass.template.name,
+        "/dashboard/templates/import": None,
+        f"/dashboard/templates/{issued_pass.template_id}": issued_pass.template.name,
     }
 
 
 # Pages that show one object answer 404 to another merchant; these simply show
 # that merchant's own (empty) data, or a blank form.
-OWN_DATA_ONLY = {"/dashboard/", "/dashboard/pass-types/new", "/dashboard/passes"}
+OWN_DATA_ONLY = {
+    "/dashboard/",
+    "/dashboard/pass-types/new",
+    "/dashboard/passes",
+    "/dashboard/templates",
+    "/dashboard/templates/import",
+}
 
 
 def test_anonymous_visitors_are_sent_to_login(client, pages):

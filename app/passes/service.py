@@ -121,13 +121,18 @@ def create_template(
 
 def check_design(template: Template) -> None:
     """Raise PassValidationError if passes of this template would be refused."""
-    files = _render(
+    files = render_template_sample(template)
+    validate_files(files, allow_http=current_app.config["DEVELOPMENT"])
+
+
+def render_template_sample(template: Template) -> dict[str, bytes]:
+    """Return the bundle files of a pass of the template filled with sample values."""
+    return _render(
         template,
         sample_values(template.design),
         serial_number="sample-serial",
         authentication_token=secrets.token_urlsafe(24),
     )
-    validate_files(files, allow_http=current_app.config["DEVELOPMENT"])
 
 
 def render_files(pass_: Pass) -> dict[str, bytes]:

@@ -1,0 +1,162 @@
+"""Template pages: the list, importing a .pkpass, one template, issuing a pass."""
+
+import json
+import logging
+
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from app.dashboard import bp, summaries
+from app.dashboard.template_forms import (
+    ImportTemplateForm,
+    IssuePassForm,
+    issue_pass_form,
+    template_placeholders,
+)
+from app.downloads.links import create_link, link_url
+from app.extensions import db
+from app.models import Pass, Template
+from app.passes import service
+from app.passes.bundle import PassDataError
+from app.passes.importer import PassImportError, import_design
+from app.passes.validation import PassValidationError
+from app.preview.layout import PassPreview, preview_model
+
+log = logging.getLogger(__name__)
+
+
+@bp.get("/templates")
+def templates():
+    """List the merchant's templates with their pass type and number of passes."""
+    merchant_id = current_user.merchant_id
+    pass_count = (
+        select(func.count(Pass.id))
+        .where(Pass.template_id == Template.id)
+        .correlate(Template)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        select(Template, pass_count)
+        .where(Template.merchant_id == merchant_id)
+        .options(selectinload(Template.pass_type))
+        .order_by(Template.id.desc())
+    ).all()
+
+    return render_template("dashboard/templates/list.html", rows=rows)
+
+
+@bp.route("/templates/import", methods=["GET", "POST"])
+def import_template():
+    """Make a template from an uploaded .pkpass and one of the merchant's pass types."""
+    own_types = {
+        str(found.id): found for found in summaries.pass_types(current_user.merchant_id)
+    }
+    form = ImportTemplateForm()
+    form.pass_type.choices = [
+        (key, found.pass_type_identifier) for key, found in own_types.items()
+    ]
+    if not form.validate_on_submit():
+        return _import_page(form, own_types)
+
+    try:
+        imported = import_design(form.pkpass.data)
+        template = service.create_template(
+            own_types[form.pass_type.data], form.template_name(), imported
+        )
+    except PassImportError as error:
+        form.pkpass.errors.append(str(error))
+        return _import_page(form, own_types)
+    except (PassDataError, PassValidationError) as error:
+        # create_template stored nothing; each reason Wallet would refuse it.
+        db.session.rollback()
+        form.pkpass.errors.extend(_messages(error))
+        return _import_page(form, own_types)
+
+    log.info("template %s imported by user %s", template.id, current_user.id)
+    message = f"Template {template.name} imported."
+    if imported.skipped:
+        message += (
+            " Files Wallet would not accept were left out: "
+            f"{', '.join(imported.skipped)}."
+        )
+    flash(message)
+    return redirect(url_for("dashboard.template_detail", template_id=template.id))
+
+
+def _import_page(form: ImportTemplateForm, own_types: dict):
+    if not own_types and form.is_submitted():
+        form.pass_type.errors = ["Add a pass type before importing a design."]
+    return render_template(
+        "dashboard/templates/import.html", form=form, has_pass_types=bool(own_types)
+    )
+
+
+@bp.get("/templates/<int:template_id>")
+def template_detail(template_id: int):
+    """Show one template: its placeholders, a sample preview, the issuing form."""
+    template = summaries.owned_or_404(Template, template_id, current_user.merchant_id)
+
+    return _detail_page(template, issue_pass_form(template))
+
+
+@bp.post("/templates/<int:template_id>/passes")
+def issue_pass(template_id: int):
+    """Issue a pass of the template from the form and give it a download link."""
+    template = summaries.owned_or_404(Template, template_id, current_user.merchant_id)
+    form = issue_pass_form(template)
+    if not form.validate_on_submit():
+        return _detail_page(template, form)
+
+    try:
+        pass_ = service.issue_pass(
+            template, form.pass_data({}), serial_number=form.serial.data or None
+        )
+    except service.SerialTaken as error:
+        form.serial.errors.append(str(error))
+        return _detail_page(template, form)
+    except IntegrityError:
+        # The same serial was issued by another request in the meantime.
+        db.session.rollback()
+        form.serial.errors.append(
+            f"A pass with serial number {form.serial.data} exists."
+        )
+        return _detail_page(template, form)
+    except (PassDataError, PassValidationError) as error:
+        db.session.rollback()
+        return _detail_page(template, form, data_errors=_messages(error))
+
+    link = create_link(pass_)
+    log.info("pass %s issued by user %s", pass_.id, current_user.id)
+    flash(f"Pass {pass_.serial_number} issued. Download link: {link_url(link)}")
+    return redirect(url_for("dashboard.pass_detail", pass_id=pass_.id))
+
+
+def _messages(error: PassDataError | PassValidationError) -> list[str]:
+    return list(getattr(error, "errors", None) or [str(error)])
+
+
+def _detail_page(template: Template, form: IssuePassForm, data_errors=()):
+    passes = db.session.scalar(
+        select(func.count(Pass.id)).where(Pass.template_id == template.id)
+    )
+    return render_template(
+        "dashboard/templates/detail.html",
+        template=template,
+        placeholders=template_placeholders(template),
+        passes=passes or 0,
+        form=form,
+        data_errors=data_errors,
+        preview=_sample_preview(template),
+    )
+
+
+def _sample_preview(template: Template) -> PassPreview:
+    """Draw a pass of the template filled with sample values."""
+    files = service.render_template_sample(template)
+    images = {path: content for path, content in files.items() if path.endswith(".png")}
+    return preview_model(
+        json.loads(files["pass.json"]), images, localizations=template.localizations
+    )
