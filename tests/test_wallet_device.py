@@ -206,3 +206,17 @@ def test_unknown_pass_is_unauthorized(live_server, path, issued_pass):
         method, path, json={"pushToken": FIRST_TOKEN}, headers=_auth(token)
     )
     assert (response.status_code, response.content) == (401, b"")
+
+
+def test_log_line_with_a_colon_after_the_serial_is_linked(client, issued_pass):
+    pass_type_id = issued_pass.pass_type.pass_type_identifier
+    line = (
+        f"Web service error for pass type {pass_type_id}, serial number "
+        f"{issued_pass.serial_number}: Response code 500"
+    )
+
+    response = client.post("/passkit/v1/log", json={"logs": [line]})
+
+    assert response.status_code == 200
+    entry = db.session.scalars(select(WalletLogEntry)).one()
+    assert (entry.message, entry.pass_id) == (line, issued_pass.id)

@@ -140,8 +140,9 @@ def _refused_field(
 
 @bp.get("/pass-types/<int:pass_type_id>")
 def pass_type(pass_type_id: int):
-    """Show one pass type: its identifiers, expiry, devices and push outcomes."""
+    """Show one pass type: identifiers, expiry, devices, pushes and Wallet log."""
     found = summaries.owned_or_404(PassType, pass_type_id, current_user.merchant_id)
+    registrations, registration_total = summaries.pass_type_registrations(found)
 
     return render_template(
         "dashboard/pass_types/detail.html",
@@ -149,6 +150,10 @@ def pass_type(pass_type_id: int):
         expires_soon=summaries.expires_soon(found),
         devices=_registered_devices(found),
         pushes=summaries.recent_pushes(found),
+        registrations=registrations,
+        registration_total=registration_total,
+        log_lines=summaries.pass_type_wallet_log(found),
+        log_preview=summaries.LOG_LINE_PREVIEW,
     )
 
 

@@ -8,11 +8,13 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import (
+    Device,
     Pass,
     PassType,
     PushAttempt,
     Registration,
     Template,
+    WalletLogEntry,
     utcnow,
 )
 from app.push.service import SENT
@@ -101,3 +103,49 @@ def recent_pushes(pass_type: PassType, limit: int = 20) -> list[PushAttempt]:
             .limit(limit)
         )
     )
+
+
+PASS_TYPE_LIST_LIMIT = 100
+# Wallet log lines longer than this are cut on the page; the title keeps them whole.
+LOG_LINE_PREVIEW = 300
+
+
+def pass_type_registrations(pass_type: PassType, limit: int = PASS_TYPE_LIST_LIMIT):
+    """Return the newest registrations for the pass type's passes and their total.
+
+    Each row holds the registration, its device's library identifier and the
+    pass's id and serial number.
+    """
+    rows = db.session.execute(
+        select(
+            Registration,
+            Device.library_identifier,
+            Pass.id.label("pass_id"),
+            Pass.serial_number,
+        )
+        .join(Registration.device)
+        .join(Registration.pass_)
+        .where(Pass.pass_type_id == pass_type.id)
+        .order_by(Registration.created_at.desc(), Registration.id.desc())
+        .limit(limit)
+    ).all()
+    total = _count(
+        select(func.count(Registration.id))
+        .join(Registration.pass_)
+        .where(Pass.pass_type_id == pass_type.id)
+    )
+    return rows, total
+
+
+def pass_type_wallet_log(pass_type: PassType, limit: int = PASS_TYPE_LIST_LIMIT):
+    """Return the newest Wallet log lines about the pass type's passes.
+
+    Each row holds the log entry and its pass's id and serial number.
+    """
+    return db.session.execute(
+        select(WalletLogEntry, Pass.id.label("pass_id"), Pass.serial_number)
+        .join(Pass, WalletLogEntry.pass_id == Pass.id)
+        .where(Pass.pass_type_id == pass_type.id)
+        .order_by(WalletLogEntry.received_at.desc(), WalletLogEntry.id.desc())
+        .limit(limit)
+    ).all()

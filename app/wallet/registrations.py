@@ -125,7 +125,8 @@ def store_logs(lines: list[str]) -> None:
         # NUL and lone surrogates (valid JSON escapes) cannot be stored as text.
         line = line.replace("\x00", "").encode("utf-8", "replace").decode()
         match = _PASS_IN_LOG.search(line)
-        pass_ = find_pass(*match.groups()) if match else None
+        # "serial number 123: error" ends the serial at the colon too.
+        pass_ = find_pass(match[1], match[2].rstrip(":")) if match else None
         entries.append(
             WalletLogEntry(message=line[:MAX_LOG_LINE], pass_id=pass_ and pass_.id)
         )

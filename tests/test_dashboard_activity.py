@@ -1,0 +1,175 @@
+"""The overview's 30-day activity: counts per UTC day, the chart and its table."""
+
+import re
+from datetime import datetime, time, timedelta
+
+import pytest
+
+from app.dashboard.activity import daily_activity
+from app.demo import demo_design
+from app.extensions import db
+from app.merchants import create_merchant
+from app.models import Device, PassType, PushAttempt, Registration, utcnow
+from app.passes import service
+
+
+def _at(day, hour=12, minute=0, second=0):
+    return datetime.combine(day, time(hour, minute, second))
+
+
+def _issue(template, created_at):
+    pass_ = service.issue_pass(template, {"holder": "Ann", "seat": "A1", "gate": "3"})
+    pass_.created_at = created_at
+    db.session.commit()
+    return pass_
+
+
+def _install(pass_, created_at):
+    device = Device(library_identifier=f"device-{db.session.query(Device).count()}")
+    db.session.add(
+        Registration(
+            device=device, pass_=pass_, push_token="f" * 64, created_at=created_at
+        )
+    )
+    db.session.commit()
+
+
+def _push(pass_type, outcome, created_at):
+    db.session.add(
+        PushAttempt(
+            pass_type_id=pass_type.id,
+            push_token_suffix="ffffffff",
+            outcome=outcome,
+            created_at=created_at,
+        )
+    )
+    db.session.commit()
+
+
+@pytest.fixture
+def rival_template(pass_type):
+    """A template of another merchant's pass type."""
+    rival = create_merchant("Rival", "rival@other.test", "rival password")
+    rival_type = PassType(
+        merchant=rival,
+        pass_type_identifier="pass.test.rival",
+        team_identifier=pass_type.team_identifier,
+        certificate_pem=pass_type.certificate_pem,
+        wwdr_certificate_pem=pass_type.wwdr_certificate_pem,
+        private_key_encrypted=pass_type.private_key_encrypted,
+        certificate_expires_at=pass_type.certificate_expires_at,
+    )
+    db.session.add(rival_type)
+    db.session.commit()
+    return service.create_template(rival_type, "Rival concert", demo_design())
+
+
+@pytest.fixture
+def activity(template, rival_template):
+    """Rows on chosen days before `today`: what counts, what must not."""
+    today = utcnow().date()
+    first = today - timedelta(days=29)
+
+    # Counted: today, the first day of the window at midnight, and 10 days ago.
+    issued_today = _issue(template, _at(today, 1))
+    _issue(template, _at(today, 23, 59, 59))
+    first_day = _issue(template, _at(first, 0))
+    ten_days_ago = _issue(template, _at(today - timedelta(days=10)))
+    _install(issued_today, _at(today, 2))
+    _install(ten_days_ago, _at(today - timedelta(days=10), 13))
+    _install(first_day, _at(today - timedelta(days=3)))
+    _push(template.pass_type, "sent", _at(today, 3))
+    _push(template.pass_type, "sent", _at(today, 4))
+    _push(template.pass_type, "unregistered", _at(today, 5))
+    _push(template.pass_type, "failed", _at(first, 0))
+    _push(template.pass_type, "bad_device_token", _at(today - timedelta(days=3)))
+
+    # Not counted: the second before the window and 31 days ago.
+    before = _issue(template, _at(first - timedelta(days=1), 23, 59, 59))
+    _issue(template, _at(today - timedelta(days=31)))
+    _install(before, _at(today - timedelta(days=31)))
+    _push(template.pass_type, "sent", _at(first - timedelta(days=1), 23, 59, 59))
+    _push(template.pass_type, "failed", _at(today - timedelta(days=31)))
+
+    # Not counted: everything of the other merchant, on days that count.
+    rival_pass = _issue(rival_template, _at(today, 6))
+    _install(rival_pass, _at(today, 7))
+    _push(rival_template.pass_type, "sent", _at(today, 8))
+    _push(rival_template.pass_type, "failed", _at(first, 9))
+
+    expected = {first + timedelta(days=n): (0, 0, 0, 0) for n in range(30)}
+    expected[today] = (2, 1, 2, 1)
+    expected[today - timedelta(days=3)] = (0, 1, 0, 1)
+    expected[today - timedelta(days=10)] = (1, 1, 0, 0)
+    expected[first] = (1, 0, 0, 1)
+    return today, expected
+
+
+def test_activity_counts_each_of_the_last_30_days(app, merchant, activity):
+    today, expected = activity
+
+    days = daily_activity(merchant.id, now=_at(today, 23, 59, 59))
+
+    assert len(days) == 30
+    assert [day.day for day in days] == sorted(expected)
+    assert {
+        day.day: (day.passes_issued, day.installs, day.pushes_sent, day.pushes_failed)
+        for day in days
+    } == expected
+
+
+def test_activity_is_all_zeros_without_rows(app, merchant):
+    today = datetime(2026, 3, 1, 0, 0)
+
+    days = daily_activity(merchant.id, now=today)
+
+    assert len(days) == 30
+    assert days[0].day.isoformat() == "2026-01-31"
+    assert days[-1].day.isoformat() == "2026-03-01"
+    assert all(
+        (day.passes_issued, day.installs, day.pushes_sent, day.pushes_failed)
+        == (0, 0, 0, 0)
+        for day in days
+    )
+
+
+_ROW = re.compile(
+    r"<tr><th scope=\"row\">(\d{4}-\d\d-\d\d)</th>"
+    r"<td>(\d+)</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td></tr>"
+)
+
+
+def test_overview_table_shows_the_same_numbers(client, auth, activity):
+    today, expected = activity
+    auth.login()
+
+    response = client.get("/dashboard/")
+
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    table = text[text.index('<table class="activity-numbers">') :]
+    rows = {
+        datetime.fromisoformat(day).date(): tuple(int(n) for n in counts)
+        for day, *counts in _ROW.findall(table)
+    }
+    assert rows == expected
+    assert '<svg class="activity-chart"' in text
+    title = f"Activity per UTC day, {min(expected)} to {today}"
+    assert f'<title id="activity-title">{title}</title>' in text
+    assert "Passes issued (4 in total), Installs (3 in total)" in text
+    assert "Pushes sent (2 in total), Pushes failed (3 in total)." in text
+    assert text.count('<g class="activity-series') == 4
+    assert f"<title>Pushes sent, {today}: 2</title>" in text
+
+
+def test_another_merchant_sees_only_its_own(client, auth, activity):
+    today, expected = activity
+    auth.login("rival@other.test", "rival password")
+
+    text = client.get("/dashboard/").get_data(as_text=True)
+
+    rows = {day: tuple(int(n) for n in counts) for day, *counts in _ROW.findall(text)}
+    assert len(rows) == 30
+    assert rows.pop(str(today)) == (1, 1, 1, 0)
+    assert rows.pop(str(min(expected))) == (0, 0, 0, 1)
+    assert set(rows.values()) == {(0, 0, 0, 0)}
