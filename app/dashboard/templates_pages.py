@@ -2,14 +2,23 @@
 
 import json
 import logging
+from types import SimpleNamespace
+from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import (
+    flash,
+    get_template_attribute,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from app.dashboard import bp, summaries
+from app.dashboard import bp, designer, summaries
 from app.dashboard.template_forms import (
     ImportTemplateForm,
     IssuePassForm,
@@ -138,10 +147,18 @@ def _messages(error: PassDataError | PassValidationError) -> list[str]:
     return list(getattr(error, "errors", None) or [str(error)])
 
 
-def _detail_page(template: Template, form: IssuePassForm, data_errors=()):
+def _detail_page(
+    template: Template,
+    form: IssuePassForm,
+    data_errors=(),
+    design_values: dict[str, str] | None = None,
+    design_errors=(),
+):
     passes = db.session.scalar(
         select(func.count(Pass.id)).where(Pass.template_id == template.id)
     )
+    values = designer.design_form_values(template.design)
+    values.update(design_values or {})
     return render_template(
         "dashboard/templates/detail.html",
         template=template,
@@ -150,6 +167,12 @@ def _detail_page(template: Template, form: IssuePassForm, data_errors=()):
         form=form,
         data_errors=data_errors,
         preview=_sample_preview(template),
+        design=values,
+        design_fields=designer.design_fields(template.design),
+        has_barcode=designer.first_barcode(template.design) is not None,
+        alignments=designer.ALIGNMENTS,
+        barcode_formats=designer.BARCODE_FORMATS,
+        design_errors=design_errors,
     )
 
 
@@ -159,4 +182,75 @@ def _sample_preview(template: Template) -> PassPreview:
     images = {path: content for path, content in files.items() if path.endswith(".png")}
     return preview_model(
         json.loads(files["pass.json"]), images, localizations=template.localizations
+    )
+
+
+@bp.post("/templates/<int:template_id>/design")
+def save_design(template_id: int):
+    """Store the designer form's edits and push every pass of the template."""
+    template = summaries.owned_or_404(Template, template_id, current_user.merchant_id)
+    values = request.form.to_dict()
+
+    try:
+        design = designer.apply_design_edits(template.design, values)
+        service.check_design(_draft(template, design))
+    except (designer.DesignEditError, PassDataError, PassValidationError) as error:
+        return _detail_page(
+            template,
+            issue_pass_form(template),
+            design_values=values,
+            design_errors=_messages(error),
+        )
+
+    changed = service.update_template_design(
+        template, design, actor=f"user:{current_user.id}"
+    )
+    log.info("template %s design saved by user %s", template.id, current_user.id)
+    flash(f"Design saved. {len(changed)} passes are being updated on their devices.")
+    return redirect(url_for("dashboard.template_detail", template_id=template.id))
+
+
+@bp.post("/templates/<int:template_id>/preview")
+def preview_design(template_id: int):
+    """Return the preview of the designer form's edits, storing nothing."""
+    template = summaries.owned_or_404(Template, template_id, current_user.merchant_id)
+    errors: list[str] = []
+
+    try:
+        design = designer.apply_design_edits(template.design, request.form.to_dict())
+    except designer.DesignEditError as error:
+        design, errors = error.design, list(error.errors)
+    draft = _draft(template, design)
+    try:
+        service.check_design(draft)
+    except (PassDataError, PassValidationError) as error:
+        errors += _messages(error)
+
+    try:
+        preview = _draft_preview(draft)
+    except PassDataError:
+        # The edits cannot be filled in at all: show the stored design instead.
+        preview = _sample_preview(template)
+    pass_preview = get_template_attribute("preview/_pass.html", "pass_preview")
+    error_list = render_template(
+        "dashboard/templates/_design_errors.html", errors=errors[:5]
+    )
+    return str(pass_preview(preview)) + error_list
+
+
+def _draft(template: Template, design: dict[str, Any]) -> Any:
+    """Return a stand-in for the template with another design, outside the session."""
+    return SimpleNamespace(
+        design=design,
+        pass_type=template.pass_type,
+        images=template.images,
+        localizations=template.localizations,
+    )
+
+
+def _draft_preview(draft: Any) -> PassPreview:
+    files = service.render_template_sample(draft)
+    images = {path: content for path, content in files.items() if path.endswith(".png")}
+    return preview_model(
+        json.loads(files["pass.json"]), images, localizations=draft.localizations
     )

@@ -237,6 +237,23 @@ def update_pass(
     return pass_
 
 
+def update_template_design(
+    template: Template, design: dict[str, Any], *, actor: str = "system"
+) -> list[int]:
+    """Store a checked design and push every pass of the template to its devices."""
+    # A new dict, so SQLAlchemy sees the JSON column change.
+    template.design = dict(design)
+    passes = list(db.session.scalars(select(Pass).filter_by(template_id=template.id)))
+    mark_changed(passes)
+    audit.record("template.updated", template.name, template.merchant_id, actor)
+    db.session.commit()
+    log.info("template %s design updated, %s passes changed", template.id, len(passes))
+    ids = [pass_.id for pass_ in passes]
+    if ids:
+        jobs.enqueue("app.push.service.push_pass_updates", ids)
+    return ids
+
+
 def mark_changed(passes: Iterable[Pass]) -> None:
     """Give the passes a new update tag and a later Last-Modified.
 
