@@ -13,4 +13,10 @@ def require_login() -> None:
 
 
 # Each module registers its pages on bp.
-from app.dashboard import pass_types, passes, templates_pages, views  # noqa: E402, F401
+from app.dashboard import (  # noqa: E402, F401
+    formatting,
+    pass_types,
+    passes,
+    templates_pages,
+    views,
+)

@@ -1,0 +1,27 @@
+"""Template filters the dashboard pages share: times and shortened identifiers.
+
+Devices and push tokens are shown by their last characters only, in one place,
+so no page shows a full push token (a credential to wake the device).
+"""
+
+from datetime import datetime
+
+from app.dashboard import bp
+
+
+@bp.app_template_filter("utc_time")
+def utc_time(moment: datetime) -> str:
+    """Format a stored UTC time to the second."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@bp.app_template_filter("device_hint")
+def device_hint(library_identifier: str) -> str:
+    """Show a device library identifier by its last 6 characters."""
+    return "…" + library_identifier[-6:]
+
+
+@bp.app_template_filter("token_hint")
+def token_hint(push_token: str) -> str:
+    """Show a push token by its last 4 characters."""
+    return "…" + push_token[-4:]
