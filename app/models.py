@@ -111,6 +111,26 @@ class TemplateImage(db.Model):
     template: Mapped[Template] = relationship(back_populates="images")
 
 
+class TemplateUpdate(db.Model):
+    """A template change rolling out: its passes with devices re-signed and pushed."""
+
+    __tablename__ = "template_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template_id: Mapped[int] = mapped_column(
+        ForeignKey("templates.id", ondelete="CASCADE"), index=True
+    )
+    # The update tag the change gave the template's passes.
+    update_tag: Mapped[int] = mapped_column(BigInteger)
+    # Passes with a registered device, to re-sign and push; and how many are done.
+    total: Mapped[int] = mapped_column(default=0)
+    done: Mapped[int] = mapped_column(default=0)
+    # Push outcome → count, as app.push.service names them.
+    outcomes: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
 class Pass(db.Model):
     __tablename__ = "passes"
     __table_args__ = (UniqueConstraint("pass_type_id", "serial_number"),)

@@ -80,6 +80,13 @@ def test_sign_up_import_issue_install_and_push(
     expect(front.get_by_role("img", name="Barcode: 123456789")).to_be_visible()
     expect(front.get_by_role("img", name="Apple Inc.")).to_be_visible()
 
+    # Editing a field in the designer redraws the preview before any save.
+    page.locator("details:has(#design-primaryFields-0-label) > summary").click()
+    page.locator("#design-primaryFields-0-label").fill("KEYNOTE")
+    preview = page.locator("#design-preview")
+    expect(preview.get_by_text("KEYNOTE")).to_be_visible()
+    expect(preview.get_by_text("EVENT", exact=True)).to_have_count(0)
+
     page.get_by_role("button", name="Issue the pass").click()
     expect(
         page.get_by_role("heading", name=re.compile(r"^Pass [0-9a-f]{20}$"))
@@ -130,4 +137,5 @@ def test_sign_up_import_issue_install_and_push(
     expect(pushes).to_have_count(1)
     expect(pushes.locator("td").nth(1)).to_have_text(f"…{DEVICE[-6:]}")
     expect(pushes.locator("td").nth(2)).to_have_text("sent")
+    expect(pushes.locator("td").nth(3)).to_have_text("200")
     assert [r.path for r in apns.requests] == [f"/3/device/{PUSH_TOKEN}"]

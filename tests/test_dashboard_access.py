@@ -2,13 +2,20 @@
 
 import pytest
 
+from app import jobs
 from app.merchants import create_merchant
+from app.passes import service
 
 
 @pytest.fixture
 def pages(issued_pass):
     """Every dashboard page, with text only the owner's data shows on it."""
     pass_type = issued_pass.pass_type
+    template_update = service.update_template_design(
+        issued_pass.template, issued_pass.template.design
+    )
+    jobs.join()
+    template_page = f"/dashboard/templates/{issued_pass.template_id}"
     return {
         "/dashboard/": pass_type.pass_type_identifier,
         "/dashboard/pass-types/new": None,
@@ -17,7 +24,8 @@ def pages(issued_pass):
         f"/dashboard/passes/{issued_pass.id}": issued_pass.serial_number,
         "/dashboard/templates": issued_pass.template.name,
         "/dashboard/templates/import": None,
-        f"/dashboard/templates/{issued_pass.template_id}": issued_pass.template.name,
+        template_page: issued_pass.template.name,
+        f"{template_page}/updates/{template_update.id}": None,
     }
 
 

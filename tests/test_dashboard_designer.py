@@ -9,11 +9,15 @@ from app import jobs
 from app.dashboard.designer import (
     DesignEditError,
     apply_design_edits,
+    apply_string_edits,
+    design_fields,
     design_form_values,
+    string_rows,
 )
 from app.extensions import db
 from app.merchants import create_merchant
-from app.models import AuditEntry, Template
+from app.models import AuditEntry, SignedBundle, Template, TemplateUpdate
+from app.passes import service
 from app.passes.importer import import_design
 from tests.conftest import SAMPLES, csrf_token
 
@@ -37,9 +41,17 @@ def _register(client, pass_):
     assert response.status_code == 201
 
 
+def _latest_update(template):
+    return db.session.scalars(
+        select(TemplateUpdate)
+        .filter_by(template_id=template.id)
+        .order_by(TemplateUpdate.id.desc())
+    ).first()
+
+
 def _form(template, **changes):
     """Return the designer form as the page shows it, with some values changed."""
-    return {**design_form_values(template.design), **changes}
+    return {**design_form_values(template.design, template.localizations), **changes}
 
 
 def test_form_values_of_apples_event_sample(event_design):
@@ -147,8 +159,21 @@ def test_saving_stores_the_design_and_pushes(client, auth, issued_pass, apns):
     jobs.join()
     assert [r.token for r in apns.wait_for(1)] == [PUSH_TOKEN]
     text = html.unescape(client.get(path).get_data(as_text=True))
-    assert "Design saved. 1 passes are being updated on their devices." in text
+    assert "Design saved. 1 passes with devices are being re-signed and pushed" in text
     assert 'value="GUEST"' in text
+    # The rollout signed the pass for the device that is about to fetch it.
+    stored = db.session.get(SignedBundle, issued_pass.id)
+    assert stored is not None and stored.update_tag == issued_pass.update_tag
+    progress = client.get(f"{path}/updates/{_latest_update(template).id}")
+    assert progress.get_json() == {
+        "total": 1,
+        "done": 1,
+        "sent": 1,
+        "failed": 0,
+        "removed": 0,
+        "finished": True,
+    }
+    assert 'data-progress="done">1</span> of <span data-progress="total">1<' in text
 
 
 @pytest.mark.parametrize(
@@ -227,7 +252,7 @@ def test_preview_of_bad_input_lists_errors(client, auth, template):
             "primaryFields-0-label": "HEADLINER",
             "auxiliaryFields-0-changeMessage": "no marker",
             "barcode-format": "nonsense",
-            "primaryFields-99-label": "ignored",
+            "primaryFields-99-label": "no key given",
         },
         headers={"X-CSRFToken": token},
     )
@@ -238,6 +263,7 @@ def test_preview_of_bad_input_lists_errors(client, auth, template):
     assert "backgroundColor must be a color such as #1a2b3c" in text
     assert "the barcode format is not one Wallet knows" in text
     assert "changeMessage of field 'gate' must contain %@" in text
+    assert "a new field needs a key, such as seat or gate" in text
 
 
 def test_another_merchant_gets_404(client, auth, template):
@@ -269,3 +295,256 @@ def test_posts_without_a_csrf_token_are_refused(client, auth, template):
     assert "CSRF" in save.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Template, template.id).design == design
+
+
+def test_changing_the_style_moves_the_fields(event_design):
+    values = {**design_form_values(event_design), "style": "boardingPass"}
+    values["transitType"] = "PKTransitTypeTrain"
+
+    edited = apply_design_edits(event_design, values)
+
+    assert "eventTicket" not in edited
+    assert edited["boardingPass"]["transitType"] == "PKTransitTypeTrain"
+    assert (
+        edited["boardingPass"]["primaryFields"]
+        == (event_design["eventTicket"]["primaryFields"])
+    )
+    # Back to an event ticket: the transit type goes, as Wallet would ignore it.
+    again = apply_design_edits(
+        edited, {**design_form_values(edited), "style": "eventTicket"}
+    )
+    assert again["eventTicket"] == event_design["eventTicket"]
+
+
+def test_a_filled_blank_row_adds_a_field_and_remove_drops_one(event_design):
+    groups = dict(design_fields(event_design))
+    blank = groups["auxiliaryFields"][-1][0]
+    values = {
+        **design_form_values(event_design),
+        f"auxiliaryFields-{blank}-key": "doors",
+        f"auxiliaryFields-{blank}-label": "DOORS",
+        f"auxiliaryFields-{blank}-value": "2026-12-24T19:30+01:00",
+        f"auxiliaryFields-{blank}-timeStyle": "PKDateStyleShort",
+        "secondaryFields-0-remove": "1",
+        "primaryFields-0-numberStyle": "PKNumberStyleSpellOut",
+    }
+
+    edited = apply_design_edits(event_design, values)
+
+    event = edited["eventTicket"]
+    assert event["auxiliaryFields"][-1] == {
+        "key": "doors",
+        "label": "DOORS",
+        "value": "2026-12-24T19:30:00+01:00",
+        "timeStyle": "PKDateStyleShort",
+    }
+    assert [f["key"] for f in event.get("secondaryFields", [])] == [
+        f["key"] for f in event_design["eventTicket"]["secondaryFields"][1:]
+    ]
+    assert event["primaryFields"][0]["numberStyle"] == "PKNumberStyleSpellOut"
+
+
+def test_new_field_rows_are_checked(event_design):
+    taken = event_design["eventTicket"]["primaryFields"][0]["key"]
+    blank = dict(design_fields(event_design))["headerFields"][-1][0]
+    prefix = f"headerFields-{blank}-"
+    values = {
+        **design_form_values(event_design),
+        prefix + "key": taken,
+        prefix + "value": "12.5",
+        prefix + "currencyCode": "euro",
+        prefix + "dateStyle": "PKDateStyleHuge",
+    }
+
+    with pytest.raises(DesignEditError) as caught:
+        apply_design_edits(event_design, values)
+
+    fields = caught.value.fields
+    assert fields[prefix + "currencyCode"] == (
+        f"currency of field {taken!r} must be a code such as EUR or USD"
+    )
+    assert fields[prefix + "dateStyle"] == (
+        f"dateStyle of field {taken!r} is not one Wallet knows"
+    )
+    assert f"field key {taken!r} is used twice; each field needs its own" in (
+        caught.value.errors
+    )
+
+
+def test_dates_and_locations(event_design):
+    values = {
+        **design_form_values(event_design),
+        "relevantDate": "2026-12-24T19:30+01:00",
+        "expirationDate": "{{ends}}",
+        "location-0-relevantText": "Nearly there",
+        "location-1-remove": "1",
+        "location-2-latitude": "48.8566",
+        "location-2-longitude": "2.3522",
+    }
+
+    edited = apply_design_edits(event_design, values)
+
+    assert edited["relevantDate"] == "2026-12-24T19:30:00+01:00"
+    assert edited["expirationDate"] == "{{ends}}"
+    first = event_design["locations"][0]
+    assert edited["locations"] == [
+        {**first, "relevantText": "Nearly there"},
+        {"latitude": 48.8566, "longitude": 2.3522},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("relevantDate", "next friday", "relevantDate must be a date and time"),
+        ("location-0-latitude", "91", "a location needs a latitude between -90"),
+        ("location-0-longitude", "east", "a location needs a longitude between -180"),
+        ("style", "poster", "poster is not a pass style"),
+    ],
+)
+def test_bad_dates_locations_and_styles(event_design, name, value, message):
+    values = {**design_form_values(event_design), name: value}
+
+    with pytest.raises(DesignEditError) as caught:
+        apply_design_edits(event_design, values)
+
+    assert caught.value.fields[name].startswith(message)
+
+
+def test_localized_strings_rows():
+    strings = {"fr": {"EVENT": "ÉVÉNEMENT", "SEAT": "PLACE"}}
+    values = design_form_values({}, strings)
+    assert string_rows(strings) == [
+        ("fr", "EVENT", "ÉVÉNEMENT"),
+        ("fr", "SEAT", "PLACE"),
+    ]
+    values.update(
+        {
+            "string-1-remove": "1",
+            "string-2-lang": "de",
+            "string-2-key": "EVENT",
+            "string-2-value": "VERANSTALTUNG",
+        }
+    )
+
+    assert apply_string_edits(strings, values) == {
+        "fr": {"EVENT": "ÉVÉNEMENT"},
+        "de": {"EVENT": "VERANSTALTUNG"},
+    }
+    # A form without string rows (an older page, say) leaves them alone.
+    assert apply_string_edits(strings, {"organizationName": "x"}) == strings
+
+    with pytest.raises(DesignEditError) as caught:
+        apply_string_edits(strings, {**values, "string-2-lang": "German"})
+    assert caught.value.fields == {
+        "string-2-lang": "German is not a language code such as en"
+    }
+
+
+def test_saving_strings_and_previewing_a_language(client, auth, template):
+    auth.login()
+    path = f"/dashboard/templates/{template.id}"
+    token = csrf_token(client, path)
+    label = template.design["eventTicket"]["secondaryFields"][0]["label"]
+    before = {
+        language: dict(table) for language, table in template.localizations.items()
+    }
+    blank = len(string_rows(template.localizations))
+    form = _form(
+        template,
+        **{
+            f"string-{blank}-lang": "it",
+            f"string-{blank}-key": label,
+            f"string-{blank}-value": "TITOLARE",
+        },
+    )
+
+    saved = client.post(f"{path}/design", data={**form, "csrf_token": token})
+
+    assert saved.status_code == 302
+    db.session.expire_all()
+    assert template.localizations == {**before, "it": {label: "TITOLARE"}}
+    page = client.get(path).get_data(as_text=True)
+    assert '<option value="it">it</option>' in page
+    italian = client.post(
+        f"{path}/preview",
+        data={**_form(template), "preview-language": "it"},
+        headers={"X-CSRFToken": token},
+    ).get_data(as_text=True)
+    assert "TITOLARE" in italian and label not in italian
+    own = client.post(
+        f"{path}/preview", data=_form(template), headers={"X-CSRFToken": token}
+    ).get_data(as_text=True)
+    assert label in own and "TITOLARE" not in own
+
+
+def test_a_field_error_shows_next_to_its_input(client, auth, issued_pass):
+    template = issued_pass.template
+    auth.login()
+    path = f"/dashboard/templates/{template.id}"
+
+    response = client.post(
+        f"{path}/design",
+        data=_form(
+            template,
+            **{"expirationDate": "soon", "csrf_token": csrf_token(client, path)},
+        ),
+    )
+
+    assert response.status_code == 200
+    text = html.unescape(response.get_data(as_text=True))
+    assert 'id="design-expirationDate" name="expirationDate" value="soon"' in text
+    assert 'aria-describedby="expirationDate-error"' in text
+    assert (
+        '<span class="error" id="expirationDate-error">expirationDate must be a date'
+        in text
+    )
+    db.session.expire_all()
+    assert "expirationDate" not in template.design
+
+
+def test_progress_of_a_template_update_with_many_passes(client, auth, template, apns):
+    passes = [
+        service.issue_pass(template, {"holder": f"Guest {n}", "seat": "A", "gate": "1"})
+        for n in range(5)
+    ]
+    for n, pass_ in enumerate(passes[:3]):
+        response = client.post(
+            f"/passkit/v1/devices/{DEVICE[:-2]}{n:02d}/registrations/"
+            f"{pass_.pass_type.pass_type_identifier}/{pass_.serial_number}",
+            json={"pushToken": f"{n:02d}" * 32},
+            headers={"Authorization": f"ApplePass {pass_.authentication_token}"},
+        )
+        assert response.status_code == 201
+    apns.respond("01" * 32, (410, "Unregistered"))
+    apns.respond("02" * 32, (400, "DeviceTokenNotForTopic"))
+    auth.login()
+
+    update = service.update_template_design(template, template.design)
+
+    jobs.join()
+    db.session.expire_all()
+    assert (update.total, update.done) == (3, 3)
+    assert update.finished_at is not None
+    progress = client.get(f"/dashboard/templates/{template.id}/updates/{update.id}")
+    assert progress.get_json() == {
+        "total": 3,
+        "done": 3,
+        "sent": 1,
+        "failed": 1,
+        "removed": 1,
+        "finished": True,
+    }
+    tags = {pass_.update_tag for pass_ in passes}
+    assert tags == {update.update_tag}
+
+
+def test_progress_of_another_merchants_update_is_404(client, auth, template):
+    update = service.update_template_design(template, template.design)
+    jobs.join()
+    create_merchant("Rival", "rival@other.test", "rival password")
+    auth.login("rival@other.test", "rival password")
+
+    response = client.get(f"/dashboard/templates/{template.id}/updates/{update.id}")
+
+    assert response.status_code == 404

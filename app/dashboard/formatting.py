@@ -25,3 +25,18 @@ def device_hint(library_identifier: str) -> str:
 def token_hint(push_token: str) -> str:
     """Show a push token by its last 4 characters."""
     return "…" + push_token[-4:]
+
+
+PUSH_OUTCOMES = {
+    "sent": "sent",
+    "unregistered": "removed: the device deleted the pass (410)",
+    "bad_device_token": "failed: APNs does not know the push token",
+    "certificate_rejected": "failed: APNs refused the certificate",
+    "failed": "failed",
+}
+
+
+@bp.app_template_filter("push_outcome")
+def push_outcome(outcome: str) -> str:
+    """Say in plain words what a push's outcome means for the device."""
+    return PUSH_OUTCOMES.get(outcome, outcome)

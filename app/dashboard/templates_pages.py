@@ -6,8 +6,10 @@ from types import SimpleNamespace
 from typing import Any
 
 from flask import (
+    abort,
     flash,
     get_template_attribute,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -27,12 +29,13 @@ from app.dashboard.template_forms import (
 )
 from app.downloads.links import create_link, link_url
 from app.extensions import db
-from app.models import Pass, Template
+from app.models import Pass, Template, TemplateUpdate
 from app.passes import service
 from app.passes.bundle import PassDataError
 from app.passes.importer import PassImportError, import_design
 from app.passes.validation import PassValidationError
 from app.preview.layout import PassPreview, preview_model
+from app.push.service import SENT, UNREGISTERED
 
 log = logging.getLogger(__name__)
 
@@ -153,12 +156,15 @@ def _detail_page(
     data_errors=(),
     design_values: dict[str, str] | None = None,
     design_errors=(),
+    field_errors: dict[str, str] | None = None,
 ):
     passes = db.session.scalar(
         select(func.count(Pass.id)).where(Pass.template_id == template.id)
     )
-    values = designer.design_form_values(template.design)
+    values = designer.design_form_values(template.design, template.localizations)
     values.update(design_values or {})
+    strings = designer.string_rows(template.localizations)
+    latest = _latest_update(template)
     return render_template(
         "dashboard/templates/detail.html",
         template=template,
@@ -169,20 +175,29 @@ def _detail_page(
         preview=_sample_preview(template),
         design=values,
         design_fields=designer.design_fields(template.design),
-        has_barcode=designer.first_barcode(template.design) is not None,
-        alignments=designer.ALIGNMENTS,
-        barcode_formats=designer.BARCODE_FORMATS,
+        locations=designer.design_locations(template.design),
+        string_indices=range(len(strings) + 1),
+        languages=sorted(template.localizations),
+        designer=designer,
         design_errors=design_errors,
+        field_errors=field_errors or {},
+        latest_update=latest,
+        progress=update_progress(latest) if latest else None,
+    )
+
+
+def _latest_update(template: Template) -> TemplateUpdate | None:
+    return db.session.scalar(
+        select(TemplateUpdate)
+        .where(TemplateUpdate.template_id == template.id)
+        .order_by(TemplateUpdate.id.desc())
+        .limit(1)
     )
 
 
 def _sample_preview(template: Template) -> PassPreview:
     """Draw a pass of the template filled with sample values."""
-    files = service.render_template_sample(template)
-    images = {path: content for path, content in files.items() if path.endswith(".png")}
-    return preview_model(
-        json.loads(files["pass.json"]), images, localizations=template.localizations
-    )
+    return _draft_preview(template)
 
 
 @bp.post("/templates/<int:template_id>/design")
@@ -191,22 +206,27 @@ def save_design(template_id: int):
     template = summaries.owned_or_404(Template, template_id, current_user.merchant_id)
     values = request.form.to_dict()
 
-    try:
-        design = designer.apply_design_edits(template.design, values)
-        service.check_design(_draft(template, design))
-    except (designer.DesignEditError, PassDataError, PassValidationError) as error:
+    draft, errors, field_errors = _apply_form(template, values)
+    if errors:
         return _detail_page(
             template,
             issue_pass_form(template),
             design_values=values,
-            design_errors=_messages(error),
+            design_errors=[e for e in errors if e not in field_errors.values()],
+            field_errors=field_errors,
         )
 
-    changed = service.update_template_design(
-        template, design, actor=f"user:{current_user.id}"
+    template_update = service.update_template_design(
+        template,
+        draft.design,
+        localizations=draft.localizations,
+        actor=f"user:{current_user.id}",
     )
     log.info("template %s design saved by user %s", template.id, current_user.id)
-    flash(f"Design saved. {len(changed)} passes are being updated on their devices.")
+    flash(
+        f"Design saved. {template_update.total} passes with devices are being "
+        "re-signed and pushed; the others get the new design when downloaded."
+    )
     return redirect(url_for("dashboard.template_detail", template_id=template.id))
 
 
@@ -214,20 +234,13 @@ def save_design(template_id: int):
 def preview_design(template_id: int):
     """Return the preview of the designer form's edits, storing nothing."""
     template = summaries.owned_or_404(Template, template_id, current_user.merchant_id)
-    errors: list[str] = []
+    draft, errors, _ = _apply_form(template, request.form.to_dict())
+    language = request.form.get("preview-language") or None
+    if language not in draft.localizations:
+        language = None
 
     try:
-        design = designer.apply_design_edits(template.design, request.form.to_dict())
-    except designer.DesignEditError as error:
-        design, errors = error.design, list(error.errors)
-    draft = _draft(template, design)
-    try:
-        service.check_design(draft)
-    except (PassDataError, PassValidationError) as error:
-        errors += _messages(error)
-
-    try:
-        preview = _draft_preview(draft)
+        preview = _draft_preview(draft, language)
     except PassDataError:
         # The edits cannot be filled in at all: show the stored design instead.
         preview = _sample_preview(template)
@@ -238,19 +251,78 @@ def preview_design(template_id: int):
     return str(pass_preview(preview)) + error_list
 
 
-def _draft(template: Template, design: dict[str, Any]) -> Any:
+def _apply_form(
+    template: Template, values: dict[str, str]
+) -> tuple[Any, list[str], dict[str, str]]:
+    """Return the template as the form would make it, its errors, those by input.
+
+    The draft holds every edit that could be applied, so the preview shows as
+    much of the merchant's work as possible even while some of it is invalid.
+    """
+    errors: list[str] = []
+    field_errors: dict[str, str] = {}
+    try:
+        design = designer.apply_design_edits(template.design, values)
+    except designer.DesignEditError as error:
+        design, errors, field_errors = error.design, list(error.errors), error.fields
+    try:
+        strings = designer.apply_string_edits(template.localizations, values)
+    except designer.DesignEditError as error:
+        strings = error.strings or {}
+        errors += error.errors
+        field_errors = {**field_errors, **error.fields}
+    draft = _draft(template, design, strings)
+    try:
+        service.check_design(draft)
+    except (PassDataError, PassValidationError) as error:
+        errors += _messages(error)
+    return draft, errors, field_errors
+
+
+def _draft(
+    template: Template, design: dict[str, Any], strings: dict[str, dict[str, str]]
+) -> Any:
     """Return a stand-in for the template with another design, outside the session."""
     return SimpleNamespace(
         design=design,
         pass_type=template.pass_type,
         images=template.images,
-        localizations=template.localizations,
+        localizations=strings,
     )
 
 
-def _draft_preview(draft: Any) -> PassPreview:
+def _draft_preview(draft: Any, language: str | None = None) -> PassPreview:
+    """Draw a pass of a template or draft filled with sample values."""
     files = service.render_template_sample(draft)
     images = {path: content for path, content in files.items() if path.endswith(".png")}
     return preview_model(
-        json.loads(files["pass.json"]), images, localizations=draft.localizations
+        json.loads(files["pass.json"]),
+        images,
+        language,
+        localizations=draft.localizations,
     )
+
+
+@bp.get("/templates/<int:template_id>/updates/<int:update_id>")
+def template_update_progress(template_id: int, update_id: int):
+    """Return how far a template change has got, for the page's progress bar."""
+    template = summaries.owned_or_404(Template, template_id, current_user.merchant_id)
+    found = db.session.get(TemplateUpdate, update_id)
+    if found is None or found.template_id != template.id:
+        abort(404)
+    return jsonify(update_progress(found))
+
+
+def update_progress(found: TemplateUpdate) -> dict[str, Any]:
+    """Return a template change's progress as the page shows it."""
+    outcomes = found.outcomes or {}
+    sent = outcomes.get(SENT, 0)
+    removed = outcomes.get(UNREGISTERED, 0)
+    return {
+        "total": found.total,
+        "done": found.done,
+        "sent": sent,
+        "removed": removed,
+        "failed": sum(outcomes.values()) - sent - removed,
+        "finished": found.finished_at is not None,
+    }

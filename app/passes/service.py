@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import audit, jobs
@@ -21,6 +21,7 @@ from app.models import (
     SignedBundle,
     Template,
     TemplateImage,
+    TemplateUpdate,
     UpdateCounter,
     utcnow,
 )
@@ -33,6 +34,7 @@ from app.passes.bundle import (
     validate_files,
 )
 from app.passes.importer import ImportedDesign
+from app.passes.validation import style_of
 
 log = logging.getLogger(__name__)
 
@@ -238,20 +240,64 @@ def update_pass(
 
 
 def update_template_design(
-    template: Template, design: dict[str, Any], *, actor: str = "system"
-) -> list[int]:
-    """Store a checked design and push every pass of the template to its devices."""
-    # A new dict, so SQLAlchemy sees the JSON column change.
+    template: Template,
+    design: dict[str, Any],
+    *,
+    localizations: dict[str, dict[str, str]] | None = None,
+    actor: str = "system",
+) -> TemplateUpdate:
+    """Store a checked design, then re-sign and push the template's passes.
+
+    The passes get their new update tag at once, so a device polling in the
+    meantime already gets the new content; a background job signs and pushes
+    the ones with devices, recording its progress in the returned TemplateUpdate.
+    """
+    # New dicts, so SQLAlchemy sees the JSON columns change.
     template.design = dict(design)
-    passes = list(db.session.scalars(select(Pass).filter_by(template_id=template.id)))
-    mark_changed(passes)
+    template.style = style_of(design) or template.style
+    if localizations is not None:
+        template.localizations = dict(localizations)
     audit.record("template.updated", template.name, template.merchant_id, actor)
+    return start_template_update(template)
+
+
+def start_template_update(template: Template) -> TemplateUpdate:
+    """Mark every pass of the template changed and start re-signing and pushing."""
+    tag = mark_template_changed(template)
+    with_devices = db.session.scalar(
+        select(func.count(Pass.id)).where(
+            Pass.template_id == template.id, Pass.registrations.any()
+        )
+    )
+    template_update = TemplateUpdate(
+        template_id=template.id, update_tag=tag, total=with_devices
+    )
+    db.session.add(template_update)
     db.session.commit()
-    log.info("template %s design updated, %s passes changed", template.id, len(passes))
-    ids = [pass_.id for pass_ in passes]
-    if ids:
-        jobs.enqueue("app.push.service.push_pass_updates", ids)
-    return ids
+    log.info("template %s changed: %s passes with devices", template.id, with_devices)
+    jobs.enqueue("app.passes.template_updates.run_template_update", template_update.id)
+    return template_update
+
+
+def mark_template_changed(template: Template) -> int:
+    """Give every pass of the template one new update tag, in one statement.
+
+    All of them move to the same Last-Modified, later than any of theirs, which
+    keeps each pass's dates distinct per content version as mark_changed does.
+    """
+    tag = UpdateCounter.next_tag()
+    moment = utcnow().replace(microsecond=0)
+    latest = db.session.scalar(
+        select(func.max(Pass.updated_at)).where(Pass.template_id == template.id)
+    )
+    if latest is not None and latest >= moment:
+        moment = latest.replace(microsecond=0) + timedelta(seconds=1)
+    db.session.execute(
+        update(Pass)
+        .where(Pass.template_id == template.id)
+        .values(update_tag=tag, updated_at=moment)
+    )
+    return tag
 
 
 def mark_changed(passes: Iterable[Pass]) -> None:
