@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -52,6 +53,7 @@ def register_commands(app: Flask) -> None:
         issue_pass,
         update_pass,
         demo_command,
+        jobs_worker,
     ):
         app.cli.add_command(command)
 
@@ -282,3 +284,18 @@ def demo_command():
     click.echo(f"demo login: {demo.DEMO_EMAIL} / {demo.DEMO_PASSWORD}")
     click.echo(f"demo pass:  {link_url(link)}")
     click.echo(f"({NOT_FOR_DEVICES}; it verifies against instance/dev-chain/root.pem)")
+
+
+@click.command("jobs-worker")
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
+@with_appcontext
+@_fail_clearly
+def jobs_worker(burst):
+    """Run background jobs from Redis (needs JOB_QUEUE = "rq")."""
+    try:
+        jobs.run_worker(current_app._get_current_object(), burst=burst)
+    except RedisError as exc:
+        url = current_app.config["REDIS_URL"]
+        raise click.ClickException(f"Cannot reach Redis at {url}: {exc}") from exc
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -58,7 +58,12 @@ class Defaults:
     RATELIMIT_STORAGE_URI = "memory://"
 
     # "thread": an in-process background worker. "sync": run jobs inline.
+    # "rq": jobs go through Redis to `flask jobs-worker` processes.
     JOB_QUEUE = "thread"
+    REDIS_URL = "redis://127.0.0.1:6379/0"
+    RQ_QUEUE = "passline"
+    # Seconds a job may run before RQ stops it (a large template update).
+    JOB_TIMEOUT = 3600
 
 
 class ConfigError(RuntimeError):
