@@ -39,6 +39,7 @@ bench: install
 	$(BIN)/python -m bench.signing
 	$(BIN)/python -m bench.push
 	$(BIN)/python -m bench.pass_list
+	$(BIN)/python -m bench.template_update
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

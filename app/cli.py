@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
+from email_validator import EmailNotValidError, validate_email
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from redis.exceptions import RedisError
@@ -232,19 +233,37 @@ def list_templates():
         )
 
 
+def _checked_email(_context, _param, value: str | None) -> str | None:
+    """Refuse a malformed --email with email-validator's reason."""
+    if not value:
+        return None
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    return value
+
+
 @click.command("issue-pass")
 @click.argument("template_id", type=int)
 @click.option("--data", help="Pass data as a JSON object.")
 @click.option("--set", "pairs", multiple=True, help="KEY=VALUE, repeatable.")
 @click.option("--serial", help="Serial number; a random one by default.")
+@click.option(
+    "--email",
+    callback=_checked_email,
+    help="The customer's email address, kept with the pass (nothing is sent).",
+)
 @with_appcontext
 @_fail_clearly
-def issue_pass(template_id, data, pairs, serial):
+def issue_pass(template_id, data, pairs, serial, email):
     """Issue a pass of TEMPLATE_ID and print its serial and download URL."""
     template = db.session.get(Template, template_id)
     if template is None:
         raise click.ClickException(f"No template {template_id}.")
-    pass_ = service.issue_pass(template, _pass_data(data, pairs), serial)
+    pass_ = service.issue_pass(
+        template, _pass_data(data, pairs), serial, customer_email=email
+    )
     link = create_link(pass_)
     click.echo(f"serial: {pass_.serial_number}")
     click.echo(f"download: {link_url(link)}")

@@ -65,6 +65,21 @@ class Defaults:
     # Seconds a job may run before RQ stops it (a large template update).
     JOB_TIMEOUT = 3600
 
+    # Mail: download links emailed to customers over SMTP (Flask-Mailman).
+    # The backend is named so that TESTING does not swap in an in-memory one.
+    MAIL_BACKEND = "smtp"
+    MAIL_SERVER = "localhost"
+    MAIL_PORT = 25
+    # STARTTLS on a plain connection, or TLS from the start: one or neither.
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    # The address emails come from; the merchant's name is shown in front of it.
+    MAIL_DEFAULT_SENDER = "Passline <passes@localhost>"
+    # Seconds for connecting and for each SMTP command.
+    MAIL_TIMEOUT = 10.0
+
 
 class ConfigError(RuntimeError):
     """A setting the server cannot start without, or cannot start with."""
@@ -92,6 +107,14 @@ def check(app) -> None:
         # FLASK_ variables are read as JSON, so "12345" arrives as a number.
         if not isinstance(app.config[key], str):
             raise ConfigError(f"{key} must be text, not {app.config[key]!r}.")
+    for key in ("MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_DEFAULT_SENDER"):
+        if not isinstance(app.config[key], str | None):
+            raise ConfigError(
+                f"{key} must be text, not {app.config[key]!r} "
+                f"(quote it in FLASK_{key}: '\"...\"')."
+            )
+    if app.config["MAIL_USE_TLS"] and app.config["MAIL_USE_SSL"]:
+        raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL exclude each other: pick one.")
     try:
         Fernet(app.config["KEY_ENCRYPTION_KEY"])
     except ValueError as exc:

@@ -10,7 +10,7 @@ from app.devchain import make_development_chain
 from app.downloads.links import create_link
 from app.extensions import db
 from app.merchants import create_merchant, find_user
-from app.models import DownloadLink, Pass, Template
+from app.models import DownloadLink, DownloadLinkPass, Pass, Template
 from app.passes import service
 from app.passes.importer import ImportedDesign
 
@@ -115,7 +115,8 @@ def seed(chain_dir: Path) -> tuple[DownloadLink, bool]:
     if user is not None:
         link = db.session.scalar(
             select(DownloadLink)
-            .join(DownloadLink.pass_)
+            .join(DownloadLink.items)
+            .join(DownloadLinkPass.pass_)
             .join(Pass.template)
             .where(Template.merchant_id == user.merchant_id)
             .order_by(DownloadLink.id)

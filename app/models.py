@@ -8,6 +8,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -133,7 +134,13 @@ class TemplateUpdate(db.Model):
 
 class Pass(db.Model):
     __tablename__ = "passes"
-    __table_args__ = (UniqueConstraint("pass_type_id", "serial_number"),)
+    __table_args__ = (
+        UniqueConstraint("pass_type_id", "serial_number"),
+        # The pass list's prefix search, within the merchant's pass types.
+        Index(
+            "ix_passes_pass_type_id_customer_email", "pass_type_id", "customer_email"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     pass_type_id: Mapped[int] = mapped_column(ForeignKey("pass_types.id"))
@@ -141,6 +148,8 @@ class Pass(db.Model):
     serial_number: Mapped[str] = mapped_column(String(64))
     authentication_token: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Who the pass was issued to, when the merchant gave it; nothing is sent yet.
+    customer_email: Mapped[str | None] = mapped_column(String(320))
     is_voided: Mapped[bool] = mapped_column(default=False)
     # Strictly increasing across all passes; the Wallet "lastUpdated" tag.
     update_tag: Mapped[int] = mapped_column(BigInteger, index=True)
@@ -156,20 +165,29 @@ class Pass(db.Model):
 
 
 class DownloadLink(db.Model):
-    """A link customers open to add a pass; the token is its only secret."""
+    """A link customers open to add a pass, or an order's passes at once.
+
+    The token is its only secret. Its passes are DownloadLinkPass rows.
+    """
 
     __tablename__ = "download_links"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    pass_id: Mapped[int] = mapped_column(
-        ForeignKey("passes.id", ondelete="CASCADE"), index=True
-    )
     token: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    pass_: Mapped["Pass"] = relationship()
+    items: Mapped[list["DownloadLinkPass"]] = relationship(
+        cascade="all, delete-orphan",
+        order_by="DownloadLinkPass.position",
+        passive_deletes=True,
+    )
+
+    @property
+    def passes(self) -> list["Pass"]:
+        """Return the link's passes in the order they were given."""
+        return [item.pass_ for item in self.items]
 
     def is_usable(self, now: datetime) -> bool:
         """Return True unless the link is revoked or expired at `now`."""
@@ -293,3 +311,94 @@ class AuditEntry(db.Model):
     actor: Mapped[str] = mapped_column(String(100))
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# Why a registration was removed (RegistrationRemoval.reason).
+REMOVED_BY_DEVICE = "unregistered"
+REMOVED_AFTER_410 = "apns_unregistered"
+REMOVED_BAD_DEVICE_TOKEN = "bad_device_token"
+
+
+class RegistrationRemoval(db.Model):
+    """A registration that was removed: which pass, which device, why and when."""
+
+    __tablename__ = "registration_removals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pass_id: Mapped[int] = mapped_column(
+        ForeignKey("passes.id", ondelete="CASCADE"), index=True
+    )
+    # The identifier as text: idle device rows are deleted, the record stays.
+    library_identifier: Mapped[str] = mapped_column(String(128))
+    # One of the REMOVED_* values above.
+    reason: Mapped[str] = mapped_column(String(20))
+    removed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    pass_: Mapped[Pass] = relationship()
+
+
+class DownloadLinkPass(db.Model):
+    """One pass of a download link, at its place in the order."""
+
+    __tablename__ = "download_link_passes"
+
+    link_id: Mapped[int] = mapped_column(
+        ForeignKey("download_links.id", ondelete="CASCADE"), primary_key=True
+    )
+    pass_id: Mapped[int] = mapped_column(
+        ForeignKey("passes.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    # 0 for the first pass; a single-pass link has only 0.
+    position: Mapped[int] = mapped_column(Integer)
+
+    pass_: Mapped[Pass] = relationship()
+
+
+# The state of one mail delivery (MailDelivery.status).
+MAIL_QUEUED = "queued"
+MAIL_SENT = "sent"
+MAIL_FAILED = "failed"
+
+
+class MailBatch(db.Model):
+    """Emails of download links to the customers of some of a merchant's passes."""
+
+    __tablename__ = "mail_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    # "user:12", "cli": who asked for the emails.
+    created_by: Mapped[str] = mapped_column(String(100))
+    # Deliveries in the batch, and how many were sent or failed so far.
+    total: Mapped[int] = mapped_column(default=0)
+    sent: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    finished_at: Mapped[datetime | None]
+
+
+class MailDelivery(db.Model):
+    """One email of a batch: which pass, to which address, and how it went."""
+
+    __tablename__ = "mail_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey("mail_batches.id", ondelete="CASCADE"), index=True
+    )
+    pass_id: Mapped[int] = mapped_column(
+        ForeignKey("passes.id", ondelete="CASCADE"), index=True
+    )
+    # The address when the batch started; None when the pass had none.
+    email: Mapped[str | None] = mapped_column(String(320))
+    # One of the MAIL_* values above.
+    status: Mapped[str] = mapped_column(String(10), default=MAIL_QUEUED)
+    # Why it failed, as the mail server or the check said it.
+    error: Mapped[str | None] = mapped_column(Text)
+    # The download link the email carried.
+    link_id: Mapped[int | None] = mapped_column(
+        ForeignKey("download_links.id", ondelete="SET NULL")
+    )
+    sent_at: Mapped[datetime | None]
+
+    pass_: Mapped[Pass] = relationship()

@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, text, update
 
 from app.dashboard import pass_queries
 from app.demo import demo_design
-from app.devchain import make_development_chain
+from app.devchain import DevelopmentChain, make_development_chain
 from app.extensions import db
 from app.models import Device, Pass, Registration, UpdateCounter, utcnow
 from app.passes import service
@@ -63,9 +63,9 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def insert_passes(count: int) -> list[int]:
+def insert_passes(count: int, chain: DevelopmentChain | None = None) -> list[int]:
     """Bulk insert the passes over two templates; return their ids, oldest first."""
-    pass_type = make_pass_type(make_development_chain(PASS_TYPE_ID, TEAM_ID))
+    pass_type = make_pass_type(chain or make_development_chain(PASS_TYPE_ID, TEAM_ID))
     templates = [
         service.create_template(pass_type, name, demo_design())
         for name in ("Concert", "Festival")

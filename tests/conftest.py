@@ -150,7 +150,7 @@ def app(database_url, apns_server, tmp_path):
     )
     with app.app_context():
         if database_url not in _migrated:
-            upgrade()
+            upgrade(revision="heads")
             _migrated.add(database_url)
         _empty_tables()
         yield app

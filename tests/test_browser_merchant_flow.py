@@ -35,8 +35,8 @@ def _download(page, live_server, folder, root):
     """Open the pass page's download link and return the verified bundle's files."""
     url = page.locator("ul.links a").first.get_attribute("href")
     # Links carry PUBLIC_URL (https://passline.test); the same path is asked
-    # of the live server.
-    response = page.request.get(live_server + urlsplit(url).path)
+    # of the live server, for the bundle beneath the link's page.
+    response = page.request.get(live_server + urlsplit(url).path + "/pass.pkpass")
     assert response.status == 200
     assert response.headers["content-type"] == PKPASS_MIME
     folder.mkdir()
@@ -107,8 +107,12 @@ def test_sign_up_import_issue_install_and_push(
     page.get_by_label("seat", exact=True).fill("D 9")
     page.get_by_label("gate", exact=True).fill("A")
     page.get_by_label("Serial number").fill("SN-0001")
+    page.get_by_label("Customer email").fill("Ida.Berg@venue.example")
     page.get_by_role("button", name="Issue the pass").click()
     expect(page.get_by_role("heading", name="Pass SN-0001")).to_be_visible()
+    expect(page.locator("dt:has-text('Customer email') + dd")).to_have_text(
+        "ida.berg@venue.example"
+    )
     files = _download(page, live_server, tmp_path / "demo", chain_files / "root.pem")
     pass_json = json.loads(files["pass.json"])
     assert pass_json["eventTicket"]["auxiliaryFields"][0]["value"] == "A"

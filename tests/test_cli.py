@@ -467,12 +467,13 @@ def test_issue_pass_prints_a_working_download_link(
     assert printed["serial"] == pass_.serial_number
     assert pass_.data == {"holder": "Ann", "seat": "A1", "gate": "3"}
     link = db.session.scalars(select(DownloadLink)).one()
-    assert link.pass_id == pass_.id
+    assert link.passes == [pass_]
     prefix = app.config["PUBLIC_URL"] + "/p/"
     assert prefix == "https://passline.test/p/"
     assert printed["download"] == prefix + link.token
 
-    response = client.get(printed["download"].removeprefix(app.config["PUBLIC_URL"]))
+    path = printed["download"].removeprefix(app.config["PUBLIC_URL"])
+    response = client.get(f"{path}/pass.pkpass")
     assert response.status_code == 200
     assert response.mimetype == PKPASS_MIME
     files = verify_bundle(response.data, chain_files / "root.pem", tmp_path)
@@ -502,6 +503,43 @@ def test_issue_pass_with_json_data_and_a_serial(runner, template):
     pass_ = db.session.scalars(select(Pass)).one()
     assert pass_.serial_number == "TICKET-0001"
     assert pass_.data == {"holder": "Bea", "seat": "B2", "gate": "2"}
+
+
+def test_issue_pass_with_a_customer_email(runner, template):
+    result = runner.invoke(
+        args=[
+            "issue-pass",
+            str(template.id),
+            "--data",
+            json.dumps({"holder": "Bea", "seat": "B2", "gate": "1"}),
+            "--email",
+            "Bea.Ortiz@Venue.example",
+        ]
+    )
+
+    assert result.exit_code == 0, result.output
+    pass_ = db.session.scalars(select(Pass)).one()
+    assert pass_.customer_email == "bea.ortiz@venue.example"
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        ("bea@", "There must be something after the @-sign."),
+        ("bea@venue.test", "special-use or reserved name"),
+    ],
+)
+def test_issue_pass_refuses_a_malformed_email(runner, template, email, message):
+    data = json.dumps({"holder": "Bea", "seat": "B2", "gate": "1"})
+
+    result = runner.invoke(
+        args=["issue-pass", str(template.id), "--data", data, "--email", email]
+    )
+
+    assert result.exit_code == 2
+    assert "Invalid value for '--email'" in result.output
+    assert message in result.output
+    assert _count(Pass) == 0
 
 
 def test_issue_pass_refuses_a_taken_serial(runner, issued_pass):
@@ -671,7 +709,7 @@ def test_demo_seeds_once(app, runner, client, tmp_path):
     assert _lines(second)["demo pass"] == url
     assert _counts() == counts
 
-    response = client.get(url.removeprefix("https://passline.test"))
+    response = client.get(url.removeprefix("https://passline.test") + "/pass.pkpass")
     assert response.status_code == 200
     assert response.mimetype == PKPASS_MIME
     root = Path(app.instance_path) / "dev-chain" / "root.pem"

@@ -6,10 +6,18 @@ from datetime import datetime, time, timedelta
 import pytest
 
 from app.dashboard.activity import daily_activity
+from app.dashboard.summaries import overview
 from app.demo import demo_design
 from app.extensions import db
 from app.merchants import create_merchant
-from app.models import Device, PassType, PushAttempt, Registration, utcnow
+from app.models import (
+    Device,
+    PassType,
+    PushAttempt,
+    Registration,
+    RegistrationRemoval,
+    utcnow,
+)
 from app.passes import service
 
 
@@ -29,6 +37,18 @@ def _install(pass_, created_at):
     db.session.add(
         Registration(
             device=device, pass_=pass_, push_token="f" * 64, created_at=created_at
+        )
+    )
+    db.session.commit()
+
+
+def _remove(pass_, reason, removed_at):
+    db.session.add(
+        RegistrationRemoval(
+            pass_id=pass_.id,
+            library_identifier="removed-device",
+            reason=reason,
+            removed_at=removed_at,
         )
     )
     db.session.commit()
@@ -78,6 +98,9 @@ def activity(template, rival_template):
     _install(issued_today, _at(today, 2))
     _install(ten_days_ago, _at(today - timedelta(days=10), 13))
     _install(first_day, _at(today - timedelta(days=3)))
+    _remove(issued_today, "unregistered", _at(today, 9))
+    _remove(ten_days_ago, "apns_unregistered", _at(today - timedelta(days=10), 14))
+    _remove(first_day, "bad_device_token", _at(first, 0))
     _push(template.pass_type, "sent", _at(today, 3))
     _push(template.pass_type, "sent", _at(today, 4))
     _push(template.pass_type, "unregistered", _at(today, 5))
@@ -88,20 +111,23 @@ def activity(template, rival_template):
     before = _issue(template, _at(first - timedelta(days=1), 23, 59, 59))
     _issue(template, _at(today - timedelta(days=31)))
     _install(before, _at(today - timedelta(days=31)))
+    _remove(before, "unregistered", _at(first - timedelta(days=1), 23, 59, 59))
     _push(template.pass_type, "sent", _at(first - timedelta(days=1), 23, 59, 59))
     _push(template.pass_type, "failed", _at(today - timedelta(days=31)))
 
     # Not counted: everything of the other merchant, on days that count.
     rival_pass = _issue(rival_template, _at(today, 6))
     _install(rival_pass, _at(today, 7))
+    _remove(rival_pass, "unregistered", _at(today, 7))
     _push(rival_template.pass_type, "sent", _at(today, 8))
     _push(rival_template.pass_type, "failed", _at(first, 9))
 
-    expected = {first + timedelta(days=n): (0, 0, 0, 0) for n in range(30)}
-    expected[today] = (2, 1, 2, 1)
-    expected[today - timedelta(days=3)] = (0, 1, 0, 1)
-    expected[today - timedelta(days=10)] = (1, 1, 0, 0)
-    expected[first] = (1, 0, 0, 1)
+    # (passes issued, installs, removals, pushes sent, pushes failed)
+    expected = {first + timedelta(days=n): (0, 0, 0, 0, 0) for n in range(30)}
+    expected[today] = (2, 1, 1, 2, 1)
+    expected[today - timedelta(days=3)] = (0, 1, 0, 0, 1)
+    expected[today - timedelta(days=10)] = (1, 1, 1, 0, 0)
+    expected[first] = (1, 0, 1, 0, 1)
     return today, expected
 
 
@@ -113,9 +139,28 @@ def test_activity_counts_each_of_the_last_30_days(app, merchant, activity):
     assert len(days) == 30
     assert [day.day for day in days] == sorted(expected)
     assert {
-        day.day: (day.passes_issued, day.installs, day.pushes_sent, day.pushes_failed)
+        day.day: (
+            day.passes_issued,
+            day.installs,
+            day.removals,
+            day.pushes_sent,
+            day.pushes_failed,
+        )
         for day in days
     } == expected
+
+
+def test_overview_counts_removals_of_the_last_30_days(app, merchant, activity):
+    today, _ = activity
+
+    counts = overview(merchant.id, now=_at(today, 12))
+    later = overview(merchant.id, now=_at(today + timedelta(days=1), 12))
+
+    # The chart's three, and the one at 23:59:59 the day before its first day;
+    # a day later, the first day's midnight one has left the 30 days as well.
+    assert counts.removals == 4
+    assert later.removals == 2
+    assert counts.installs == 4
 
 
 def test_activity_is_all_zeros_without_rows(app, merchant):
@@ -127,15 +172,21 @@ def test_activity_is_all_zeros_without_rows(app, merchant):
     assert days[0].day.isoformat() == "2026-01-31"
     assert days[-1].day.isoformat() == "2026-03-01"
     assert all(
-        (day.passes_issued, day.installs, day.pushes_sent, day.pushes_failed)
-        == (0, 0, 0, 0)
+        (
+            day.passes_issued,
+            day.installs,
+            day.removals,
+            day.pushes_sent,
+            day.pushes_failed,
+        )
+        == (0, 0, 0, 0, 0)
         for day in days
     )
 
 
 _ROW = re.compile(
     r"<tr><th scope=\"row\">(\d{4}-\d\d-\d\d)</th>"
-    r"<td>(\d+)</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td></tr>"
+    r"<td>(\d+)</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td></tr>"
 )
 
 
@@ -156,10 +207,19 @@ def test_overview_table_shows_the_same_numbers(client, auth, activity):
     assert '<svg class="activity-chart"' in text
     title = f"Activity per UTC day, {min(expected)} to {today}"
     assert f'<title id="activity-title">{title}</title>' in text
-    assert "Passes issued (4 in total), Installs (3 in total)" in text
-    assert "Pushes sent (2 in total), Pushes failed (3 in total)." in text
-    assert text.count('<g class="activity-series') == 4
+    assert (
+        "Passes issued (4 in total), Installs (3 in total), Removals (3 in total), "
+        "Pushes sent (2 in total), Pushes failed (3 in total)."
+    ) in text
+    assert text.count('<g class="activity-series') == 5
+    assert '<g class="activity-series series-removals">' in text
     assert f"<title>Pushes sent, {today}: 2</title>" in text
+    assert f"<title>Removals, {today}: 1</title>" in text
+    assert f"<title>Removals, {min(expected)}: 1</title>" in text
+    assert "Removals are not recorded" not in text
+    # Above the chart, removals of the last 30 times 24 hours, as for pushes:
+    # the one a second before the chart's first day falls within them too.
+    assert "<strong>4</strong><span>removals (30 days)</span>" in text
 
 
 def test_another_merchant_sees_only_its_own(client, auth, activity):
@@ -170,6 +230,7 @@ def test_another_merchant_sees_only_its_own(client, auth, activity):
 
     rows = {day: tuple(int(n) for n in counts) for day, *counts in _ROW.findall(text)}
     assert len(rows) == 30
-    assert rows.pop(str(today)) == (1, 1, 1, 0)
-    assert rows.pop(str(min(expected))) == (0, 0, 0, 1)
-    assert set(rows.values()) == {(0, 0, 0, 0)}
+    assert rows.pop(str(today)) == (1, 1, 1, 1, 0)
+    assert rows.pop(str(min(expected))) == (0, 0, 0, 0, 1)
+    assert set(rows.values()) == {(0, 0, 0, 0, 0)}
+    assert "<strong>1</strong><span>removals (30 days)</span>" in text

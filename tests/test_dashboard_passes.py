@@ -18,8 +18,17 @@ from app.devchain import make_development_chain
 from app.downloads.links import create_link, link_url
 from app.extensions import db
 from app.merchants import create_merchant
-from app.models import AuditEntry, Pass, PushAttempt, Template, TemplateImage, utcnow
+from app.models import (
+    AuditEntry,
+    Pass,
+    PushAttempt,
+    RegistrationRemoval,
+    Template,
+    TemplateImage,
+    utcnow,
+)
 from app.passes import service
+from app.push.service import push_pass_updates
 from tests.conftest import csrf_token
 
 DEVICE = "8f2a6c1e9b0d4e7fa3c5b1d2e4f60718"
@@ -42,9 +51,11 @@ def _next_url(response) -> str | None:
     return html.unescape(match.group(1)) if match else None
 
 
-def _issue(template, serial, **data):
+def _issue(template, serial, customer_email=None, **data):
     values = {"holder": "Ann", "seat": "A1", "gate": "3", **data}
-    return service.issue_pass(template, values, serial_number=serial)
+    return service.issue_pass(
+        template, values, serial_number=serial, customer_email=customer_email
+    )
 
 
 def _register(client, pass_, device=DEVICE, push_token=PUSH_TOKEN):
@@ -137,6 +148,38 @@ def test_serial_prefix_search(client, auth, template):
     assert (
         'name="serial" value="GA-"' in client.get("/dashboard/passes?serial=GA-").text
     )
+
+
+def test_the_serial_search_also_finds_customer_emails(
+    client, auth, template, rival_template
+):
+    _issue(template, "ann-1")
+    _issue(template, "E-1", customer_email="ann@venue.example")
+    _issue(template, "E-2", customer_email="Anna.B+vip@Venue.example")
+    _issue(template, "E-3", customer_email="bob@venue.example")
+    _issue(template, "E-4")
+    _issue(rival_template, "R-1", customer_email="ann@venue.example")
+    auth.login()
+
+    def search(prefix):
+        return _serials(
+            client.get("/dashboard/passes", query_string={"serial": prefix})
+        )
+
+    assert search("ann") == ["E-2", "E-1", "ann-1"]
+    # Emails are kept in lower case, so any case finds them.
+    assert search("ANN@") == ["E-1"]
+    assert search("anna.b+") == ["E-2"]
+    assert search("bob@venue.example") == ["E-3"]
+    assert search("bob@venue.example.") == []
+    assert search("E-") == ["E-4", "E-3", "E-2", "E-1"]
+    # A prefix, not a substring; "%" and "_" are literal.
+    assert search("venue") == []
+    assert search("%@venue") == []
+    assert search("ann_") == []
+    # The label says what the box searches.
+    page = _text(client.get("/dashboard/passes"))
+    assert "<span>Serial or email starts with</span>" in page
 
 
 def test_data_search(client, auth, template):
@@ -290,6 +333,79 @@ def test_detail_shows_devices_links_and_log(client, auth, issued_pass):
         "value-seat",
     ]
     assert 'name="value-holder" type="text" value="Ann"' in text
+
+
+def test_detail_lists_removed_devices(client, auth, template, issued_pass, apns):
+    other_pass = _issue(template, "OTHER-1")
+    gone_device, dead_device = "a1b2c3d4e5f6" * 2 + "0a1b2c", "0f" * 16
+    dead_token = "fe" * 32
+    _register(client, issued_pass, device=gone_device)
+    _register(client, issued_pass, device=dead_device, push_token=dead_token)
+    _register(client, other_pass, device=gone_device)
+    unregistered = client.delete(
+        f"/passkit/v1/devices/{gone_device}/registrations/"
+        f"{issued_pass.pass_type.pass_type_identifier}/{issued_pass.serial_number}",
+        headers={"Authorization": f"ApplePass {issued_pass.authentication_token}"},
+    )
+    assert unregistered.status_code == 200
+    apns.respond(dead_token, (410, "Unregistered"))
+    assert push_pass_updates([issued_pass.id]) == {"unregistered": 1}
+    auth.login()
+
+    text = _text(client.get(f"/dashboard/passes/{issued_pass.id}"))
+
+    removed = text[text.index("<h2>Removed devices</h2>") :]
+    removed = removed[: removed.index("</table>")]
+    rows = re.findall(
+        r"<td>(…\w{6})</td>\s*<td>([^<]+)</td>\s*<td>([\d-]+ [\d:]+)</td>", removed
+    )
+    removals = db.session.scalars(
+        select(RegistrationRemoval).order_by(RegistrationRemoval.id.desc())
+    ).all()
+    assert [r.pass_id for r in removals] == [issued_pass.id, issued_pass.id]
+    assert rows == [
+        (
+            "…" + dead_device[-6:],
+            "removed after APNs answered 410: the pass is gone",
+            removals[0].removed_at.strftime("%Y-%m-%d %H:%M:%S"),
+        ),
+        (
+            "…" + gone_device[-6:],
+            "the device removed the pass",
+            removals[1].removed_at.strftime("%Y-%m-%d %H:%M:%S"),
+        ),
+    ]
+    assert gone_device not in text
+    assert dead_device not in text
+    # The same device still holds the other pass: nothing removed there.
+    other = _text(client.get(f"/dashboard/passes/{other_pass.id}"))
+    assert "No device has been removed." in other
+    assert f"<td>…{gone_device[-6:]}</td>" in other
+
+
+def test_detail_lists_the_latest_20_removals(client, auth, issued_pass):
+    db.session.execute(
+        insert(RegistrationRemoval),
+        [
+            {
+                "pass_id": issued_pass.id,
+                "library_identifier": f"device-{n:06d}",
+                "reason": "bad_device_token",
+                "removed_at": utcnow() - timedelta(minutes=30 - n),
+            }
+            for n in range(25)
+        ],
+    )
+    db.session.commit()
+    auth.login()
+
+    text = _text(client.get(f"/dashboard/passes/{issued_pass.id}"))
+
+    removed = text[text.index("<h2>Removed devices</h2>") :]
+    removed = removed[: removed.index("</table>")]
+    hints = re.findall(r"<td>…(\d{6})</td>", removed)
+    assert hints == [f"{n:06d}" for n in range(24, 4, -1)]
+    assert removed.count("removed: APNs does not know the push token") == 20
 
 
 def test_saving_data_resigns_and_pushes(client, auth, issued_pass, apns):

@@ -72,7 +72,7 @@ def _issue(client, template_id, **values):
     data = {"csrf_token": csrf_token(client, path)}
     data.update(
         {
-            name if name == "serial" else f"value-{name}": value
+            name if name in {"serial", "customer_email"} else f"value-{name}": value
             for name, value in values.items()
         }
     )
@@ -263,12 +263,12 @@ def test_issuing_makes_a_pass_with_a_link_that_downloads_a_signed_bundle(
     assert (issued.serial_number, issued.template_id) == ("T-0001", template.id)
     assert issued.data == {"holder": "Bo Lind", "seat": "F 7", "gate": "2"}
     link = db.session.scalars(select(DownloadLink)).one()
-    assert link.pass_id == issued.id
+    assert link.passes == [issued]
 
     page = html.unescape(client.get(response.headers["Location"]).get_data(True))
     url = DOWNLOAD_LINK.search(page).group(1)
     assert url == f"https://passline.test/p/{link.token}"
-    download = client.get(urlsplit(url).path)
+    download = client.get(urlsplit(url).path + "/pass.pkpass")
     assert download.status_code == 200
     assert download.headers["Content-Type"] == PKPASS_MIME
     files = verify_bundle(download.data, chain_files / "root.pem", tmp_path)
@@ -288,6 +288,45 @@ def test_an_empty_serial_gets_a_random_one(client, auth, template):
     assert re.fullmatch(r"[0-9a-f]{20}", serial)
 
 
+def test_issuing_with_a_customer_email_keeps_it_on_the_pass(client, auth, template):
+    auth.login()
+    form = client.get(f"/dashboard/templates/{template.id}").get_data(as_text=True)
+    email_input = re.search(r'<input [^>]*id="customer_email"[^>]*>', form).group()
+    assert 'type="email"' in email_input
+    assert 'name="customer_email"' in email_input
+
+    response = _issue(
+        client,
+        template.id,
+        holder="Ann",
+        seat="A1",
+        gate="3",
+        serial="MAIL-1",
+        customer_email="  Ann.Lee@Venue.example ",
+    )
+
+    issued = db.session.scalars(select(Pass)).one()
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/dashboard/passes/{issued.id}"
+    assert issued.customer_email == "ann.lee@venue.example"
+    page = html.unescape(client.get(response.headers["Location"]).get_data(True))
+    assert "<dt>Customer email</dt><dd>ann.lee@venue.example</dd>" in page
+
+
+def test_the_customer_email_is_optional(client, auth, template):
+    auth.login()
+
+    response = _issue(
+        client, template.id, holder="Ann", seat="A1", gate="3", customer_email="  "
+    )
+
+    issued = db.session.scalars(select(Pass)).one()
+    assert response.status_code == 302
+    assert issued.customer_email is None
+    page = html.unescape(client.get(response.headers["Location"]).get_data(True))
+    assert "<dt>Customer email</dt><dd>none given</dd>" in page
+
+
 @pytest.fixture
 def dated_template(pass_type):
     """A template whose relevant date comes from pass data."""
@@ -303,8 +342,25 @@ def dated_template(pass_type):
         ({"serial": "taken"}, "serial", "A pass with serial number taken exists."),
         ({"holder": "Ann\x07"}, "value-holder", "Use printable characters only."),
         ({"doors": "next Friday"}, None, "relevantDate"),
+        (
+            {"customer_email": "cy@"},
+            "customer_email",
+            "There must be something after the @-sign.",
+        ),
+        (
+            {"customer_email": "cy at venue.example"},
+            "customer_email",
+            "An email address must have an @-sign.",
+        ),
     ],
-    ids=["bad-serial", "serial-taken", "control-character", "refused-by-wallet"],
+    ids=[
+        "bad-serial",
+        "serial-taken",
+        "control-character",
+        "refused-by-wallet",
+        "email-without-domain",
+        "email-without-at-sign",
+    ],
 )
 def test_bad_data_is_named_and_nothing_is_stored(
     client, auth, dated_template, values, field, message

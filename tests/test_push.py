@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from werkzeug.http import http_date, parse_date
 
 from app import jobs
@@ -16,10 +16,10 @@ from app.demo import demo_design
 from app.devchain import make_development_chain
 from app.extensions import db
 from app.jobs import ThreadQueue
-from app.models import Device, PassType, PushAttempt, Registration
+from app.models import Device, PassType, PushAttempt, Registration, RegistrationRemoval
 from app.passes import service
 from app.push.apns import APNsClient
-from app.push.service import push_pass_updates
+from app.push.service import CHUNK, push_pass_updates, remove_registrations
 from app.wallet.registrations import register_device
 
 DATA = {"holder": "Ann", "seat": "A1", "gate": "3"}
@@ -53,6 +53,19 @@ def _attempts():
 def _registrations():
     db.session.expire_all()
     return db.session.scalars(select(Registration).order_by(Registration.id)).all()
+
+
+def _removals():
+    db.session.expire_all()
+    return sorted(
+        db.session.execute(
+            select(
+                RegistrationRemoval.pass_id,
+                RegistrationRemoval.library_identifier,
+                RegistrationRemoval.reason,
+            )
+        ).all()
+    )
 
 
 def _device_ids():
@@ -270,6 +283,14 @@ def test_unregistered_token_loses_only_its_registrations(
         [("kept" * 8, issued_pass.id), ("half" * 8, other_pass.id)]
     )
     assert _device_ids() == {"kept" * 8, "half" * 8}
+    # One record per registration dropped, the device named though its row went.
+    assert _removals() == sorted(
+        [
+            (issued_pass.id, "gone" * 8, "apns_unregistered"),
+            (second_pass.id, "gone" * 8, "apns_unregistered"),
+            (issued_pass.id, "half" * 8, "apns_unregistered"),
+        ]
+    )
     by_suffix = {a.push_token_suffix: a for a in _attempts()}
     for token in (FIRST, THIRD):
         attempt = by_suffix[token[-8:]]
@@ -281,6 +302,41 @@ def test_unregistered_token_loses_only_its_registrations(
     assert by_suffix[SECOND[-8:]].outcome == "sent"
     # The device row went, so its attempt keeps no link to it.
     assert by_suffix[FIRST[-8:]].device_id is None
+
+
+def test_removing_more_registrations_than_a_chunk_records_each(
+    issued_pass, second_pass
+):
+    tokens = [_token(n) for n in range(1, 2 * CHUNK + 102)]
+    devices = db.session.scalars(
+        insert(Device).returning(Device.id, sort_by_parameter_order=True),
+        [{"library_identifier": f"device-{n:04d}"} for n in range(len(tokens))],
+    ).all()
+    db.session.execute(
+        insert(Registration),
+        [
+            {"device_id": device_id, "pass_id": pass_id, "push_token": token}
+            for device_id, token in zip(devices, tokens, strict=True)
+            for pass_id in (issued_pass.id, second_pass.id)
+        ],
+    )
+    db.session.commit()
+    dead = tokens[: 2 * CHUNK + 1]
+
+    remove_registrations(
+        issued_pass.pass_type, {token: "apns_unregistered" for token in dead}
+    )
+    db.session.commit()
+
+    kept = {r.push_token for r in _registrations()}
+    assert kept == set(tokens[len(dead) :])
+    assert len(_registrations()) == 2 * 100
+    assert _removals() == sorted(
+        (pass_id, f"device-{n:04d}", "apns_unregistered")
+        for n in range(len(dead))
+        for pass_id in (issued_pass.id, second_pass.id)
+    )
+    assert len(_device_ids()) == 100
 
 
 def test_bad_device_token_for_every_device_flags_the_pass_type(
@@ -297,6 +353,7 @@ def test_bad_device_token_for_every_device_flags_the_pass_type(
 
     assert len(_registrations()) == 2
     assert _device_ids() == {"1" * 32, "2" * 32}
+    assert _removals() == []
     problem = _problem(issued_pass.pass_type)
     assert "BadDeviceToken" in problem
     assert "APNS_HOST" in problem
@@ -325,6 +382,7 @@ def test_one_bad_device_token_among_good_ones_drops_only_that_token(
     assert outcomes == {"sent": 2, "bad_device_token": 1}
     assert _problem(issued_pass.pass_type) is None
     assert sorted(r.push_token for r in _registrations()) == sorted([FIRST, THIRD])
+    assert _removals() == [(issued_pass.id, "2" * 32, "bad_device_token")]
     outcome_of = {a.push_token_suffix: a.outcome for a in _attempts()}
     assert outcome_of[SECOND[-8:]] == "bad_device_token"
 

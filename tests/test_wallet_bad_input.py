@@ -1,7 +1,7 @@
 """Bad input from devices, customers and attackers: Wallet service and download links.
 
 Every refused request answers a bare status (an empty body under /passkit) and
-leaves devices, registrations and Wallet's log lines as they were.
+leaves devices, registrations, removal records and Wallet's log lines as they were.
 """
 
 import http.client
@@ -18,7 +18,15 @@ from werkzeug.http import http_date
 
 from app.downloads.links import create_link
 from app.extensions import db
-from app.models import Device, DownloadLink, Pass, Registration, WalletLogEntry, utcnow
+from app.models import (
+    Device,
+    DownloadLink,
+    Pass,
+    Registration,
+    RegistrationRemoval,
+    WalletLogEntry,
+    utcnow,
+)
 from app.passes import service
 from app.wallet import registrations
 from app.wallet.registrations import MAX_LOG_LINE, MAX_LOG_LINES
@@ -82,7 +90,7 @@ def wallet(live_server, issued_pass, template):
 
 
 def _stored():
-    """Return every device, registration and Wallet log line, in a stable order."""
+    """Return every device, registration, removal and Wallet log line, in order."""
     db.session.rollback()
     devices = db.session.scalars(
         select(Device.library_identifier).order_by(Device.library_identifier)
@@ -98,7 +106,15 @@ def _stored():
             WalletLogEntry.id
         )
     ).all()
-    return {"devices": devices, "registrations": [tuple(r) for r in rows], "logs": logs}
+    removals = db.session.execute(
+        select(RegistrationRemoval.pass_id, RegistrationRemoval.library_identifier)
+    ).all()
+    return {
+        "devices": devices,
+        "registrations": [tuple(r) for r in rows],
+        "removals": removals,
+        "logs": logs,
+    }
 
 
 def _raw(base_url: str, method: str, target: str, headers=None, body=None):
@@ -934,10 +950,11 @@ def _links():
     ],
 )
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
-def test_download_of_unknown_link_is_404(wallet, issued_pass, method, token):
+@pytest.mark.parametrize("suffix", ["", "/pass.pkpass", "/passes.pkpasses"])
+def test_download_of_unknown_link_is_404(wallet, issued_pass, method, token, suffix):
     link = create_link(issued_pass)
     before = _links()
-    target = "/p/" + token.format(token=link.token, short=link.token[:-1])
+    target = "/p/" + token.format(token=link.token, short=link.token[:-1]) + suffix
 
     response = wallet.http.request(method, target)
 
@@ -951,7 +968,7 @@ def test_download_of_unknown_link_is_404(wallet, issued_pass, method, token):
 @pytest.mark.parametrize("state", ["revoked", "expired"])
 def test_download_of_withdrawn_link_is_410(wallet, issued_pass, state):
     link = create_link(issued_pass)
-    opened = wallet.http.get(f"/p/{link.token}")
+    opened = wallet.http.get(f"/p/{link.token}/pass.pkpass")
     assert (opened.status_code, opened.headers["content-type"]) == (200, PKPASS_MIME)
     if state == "revoked":
         link.revoked_at = utcnow()
@@ -960,12 +977,13 @@ def test_download_of_withdrawn_link_is_410(wallet, issued_pass, state):
     db.session.commit()
     before = _links()
 
-    response = wallet.http.get(f"/p/{link.token}")
-    head = wallet.http.head(f"/p/{link.token}")
+    for path in (f"/p/{link.token}", f"/p/{link.token}/pass.pkpass"):
+        response = wallet.http.get(path)
+        head = wallet.http.head(path)
 
-    assert response.status_code == 410
-    assert response.headers["content-type"].startswith("text/html")
-    assert "This pass link no longer works" in response.text
-    assert "PK" not in response.text
-    assert (head.status_code, head.content) == (410, b"")
+        assert response.status_code == 410
+        assert response.headers["content-type"].startswith("text/html")
+        assert "This pass link no longer works" in response.text
+        assert "PK" not in response.text
+        assert (head.status_code, head.content) == (410, b"")
     assert _links() == before

@@ -12,7 +12,13 @@ from werkzeug.http import http_date
 from app import jobs
 from app.certificates import load_certificate
 from app.extensions import db
-from app.models import Device, Registration, WalletLogEntry
+from app.models import (
+    Device,
+    Registration,
+    RegistrationRemoval,
+    WalletLogEntry,
+    utcnow,
+)
 from app.passes import service
 from tests.bundle_check import verify_bundle
 
@@ -68,6 +74,16 @@ def _auth(token):
 def _registrations():
     db.session.expire_all()
     return db.session.scalars(select(Registration)).all()
+
+
+def _removals():
+    db.session.expire_all()
+    return [
+        (r.pass_id, r.library_identifier, r.reason)
+        for r in db.session.scalars(
+            select(RegistrationRemoval).order_by(RegistrationRemoval.id)
+        )
+    ]
 
 
 def test_wallet_device_sequence(live_server, issued_pass, apns, chain_files, tmp_path):
@@ -189,6 +205,33 @@ def test_unregistered_token_loses_its_registration(live_server, issued_pass, apn
     assert [r.token for r in apns.requests] == [FIRST_TOKEN]
     assert _registrations() == []
     assert device.serials(issued_pass.pass_type.pass_type_identifier).status_code == 204
+    assert _removals() == [(issued_pass.id, DEVICE, "apns_unregistered")]
+
+
+def test_unregistering_records_the_removal(live_server, issued_pass, template):
+    other_pass = service.issue_pass(template, issued_pass.data)
+    device = WalletDevice(live_server)
+    assert device.register(issued_pass, FIRST_TOKEN).status_code == 201
+    assert device.register(other_pass, FIRST_TOKEN).status_code == 201
+    before = utcnow().replace(microsecond=0)
+
+    response = device.unregister(issued_pass)
+
+    assert (response.status_code, response.content) == (200, b"")
+    assert [r.pass_id for r in _registrations()] == [other_pass.id]
+    assert _removals() == [(issued_pass.id, DEVICE, "unregistered")]
+    removed_at = db.session.scalars(select(RegistrationRemoval.removed_at)).one()
+    assert before <= removed_at <= utcnow()
+    # Unregistering again removes nothing more, so nothing more is recorded.
+    assert device.unregister(issued_pass).status_code == 200
+    assert _removals() == [(issued_pass.id, DEVICE, "unregistered")]
+    # The record outlives the device row, which goes with its last registration.
+    assert device.unregister(other_pass).status_code == 200
+    assert db.session.scalars(select(Device)).all() == []
+    assert _removals() == [
+        (issued_pass.id, DEVICE, "unregistered"),
+        (other_pass.id, DEVICE, "unregistered"),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ def require_login() -> None:
 # Each module registers its pages on bp.
 from app.dashboard import (  # noqa: E402, F401
     formatting,
+    links,
     pass_types,
     passes,
     templates_pages,

@@ -6,7 +6,14 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import Date, cast, func, select
 
 from app.extensions import db
-from app.models import Pass, PassType, PushAttempt, Registration, utcnow
+from app.models import (
+    Pass,
+    PassType,
+    PushAttempt,
+    Registration,
+    RegistrationRemoval,
+    utcnow,
+)
 from app.push.service import SENT
 
 DAYS = 30
@@ -14,6 +21,7 @@ DAYS = 30
 SERIES = (
     ("passes_issued", "Passes issued"),
     ("installs", "Installs"),
+    ("removals", "Removals"),
     ("pushes_sent", "Pushes sent"),
     ("pushes_failed", "Pushes failed"),
 )
@@ -34,6 +42,7 @@ class ActivityDay:
     day: date
     passes_issued: int
     installs: int
+    removals: int
     pushes_sent: int
     pushes_failed: int
 
@@ -55,13 +64,18 @@ class Chart:
     top: int
     bottom: float
     lines: list[Line]
+    # Horizontal distance between the legend entries, side by side above the lines.
+    legend_step: float
     # (y, value) for each horizontal grid line, (x, text) for each day label.
     ticks: list[tuple[float, int]]
     labels: list[tuple[float, str]]
 
 
 def daily_activity(merchant_id: int, now: datetime | None = None) -> list[ActivityDay]:
-    """Count the merchant's passes, installs and pushes on each of the last 30 days."""
+    """Count the merchant's passes, installs, removals and pushes on each day.
+
+    The days are the last 30, in UTC, `now`'s day last.
+    """
     today = (now or utcnow()).date()
     first = today - timedelta(days=DAYS - 1)
     since = datetime.combine(first, time.min)
@@ -73,6 +87,12 @@ def daily_activity(merchant_id: int, now: datetime | None = None) -> list[Activi
         since,
         Pass.pass_type_id.in_(own_types),
         join=Registration.pass_,
+    )
+    removals = _per_day(
+        RegistrationRemoval.removed_at,
+        since,
+        Pass.pass_type_id.in_(own_types),
+        join=RegistrationRemoval.pass_,
     )
     own_pushes = PushAttempt.pass_type_id.in_(own_types)
     sent = _per_day(
@@ -88,6 +108,7 @@ def daily_activity(merchant_id: int, now: datetime | None = None) -> list[Activi
             day=day,
             passes_issued=passes.get(day, 0),
             installs=installs.get(day, 0),
+            removals=removals.get(day, 0),
             pushes_sent=sent.get(day, 0),
             pushes_failed=failed.get(day, 0),
         )
@@ -150,6 +171,7 @@ def chart(days: list[ActivityDay]) -> Chart:
         top=TOP,
         bottom=bottom,
         lines=lines,
+        legend_step=round((right - LEFT) / len(SERIES), 1),
         ticks=[(y(step * n), step * n) for n in range(TICKS + 1)],
         labels=[
             (x(i), f"{days[i].day:%b} {days[i].day.day}")

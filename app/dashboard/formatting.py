@@ -7,6 +7,7 @@ so no page shows a full push token (a credential to wake the device).
 from datetime import datetime
 
 from app.dashboard import bp
+from app.models import REMOVED_AFTER_410, REMOVED_BAD_DEVICE_TOKEN, REMOVED_BY_DEVICE
 
 
 @bp.app_template_filter("utc_time")
@@ -40,3 +41,16 @@ PUSH_OUTCOMES = {
 def push_outcome(outcome: str) -> str:
     """Say in plain words what a push's outcome means for the device."""
     return PUSH_OUTCOMES.get(outcome, outcome)
+
+
+REMOVAL_REASONS = {
+    REMOVED_BY_DEVICE: "the device removed the pass",
+    REMOVED_AFTER_410: "removed after APNs answered 410: the pass is gone",
+    REMOVED_BAD_DEVICE_TOKEN: "removed: APNs does not know the push token",
+}
+
+
+@bp.app_template_filter("removal_reason")
+def removal_reason(reason: str) -> str:
+    """Say in plain words why a device's registration was removed."""
+    return REMOVAL_REASONS.get(reason, reason)

@@ -9,32 +9,38 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import abort
-from sqlalchemy import Select, Text, cast, exists, func, select
+from sqlalchemy import Select, Text, and_, cast, exists, false, func, or_, select
 
 from app.extensions import db
 from app.models import (
     Device,
     DownloadLink,
+    DownloadLinkPass,
     Pass,
     PassType,
     PushAttempt,
     Registration,
+    RegistrationRemoval,
     Template,
     WalletLogEntry,
 )
 
 PAGE_SIZE = 50
 RECENT_PUSHES = 20
+RECENT_REMOVALS = 20
 RECENT_LOG_LINES = 50
 SUMMARY_LENGTH = 80
 # The characters a serial number may hold (app.passes.service.SERIAL_NUMBER).
 SERIAL_PREFIX = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Customer emails are searched by a prefix of printable ASCII characters.
+EMAIL_PREFIX = re.compile(r"[!-~]{1,320}")
 
 
 @dataclass(frozen=True)
 class PassFilters:
     """What the list is narrowed to; None or "" means no narrowing."""
 
+    # The start of the serial number or of the customer email.
     serial_prefix: str = ""
     text: str = ""
     template_id: int | None = None
@@ -108,8 +114,8 @@ def pass_page(
     Keyset pagination on the primary key: every page costs the same however
     deep it is, and a pass issued meanwhile never shifts a pass onto two pages.
     """
-    if filters.serial_prefix and not SERIAL_PREFIX.fullmatch(filters.serial_prefix):
-        # No serial number can start with it, so no query is needed.
+    if filters.serial_prefix and not _prefix_conditions(filters.serial_prefix):
+        # No serial number or email can start with it, so no query is needed.
         return PassPage()
     query = filtered_passes(own_pass_type_ids(merchant_id), filters)
     query = query.order_by(Pass.id.desc())
@@ -134,7 +140,7 @@ def filtered_passes(pass_type_ids: list[int], filters: PassFilters) -> Select:
     # SQLite's planner also uses the (pass_type_id, serial_number) index.
     query = select(Pass).where(Pass.pass_type_id.in_(pass_type_ids))
     if filters.serial_prefix:
-        query = query.where(*_serial_starts_with(filters.serial_prefix))
+        query = query.where(or_(false(), *_prefix_conditions(filters.serial_prefix)))
     if filters.template_id is not None:
         query = query.where(Pass.template_id == filters.template_id)
     if filters.is_voided is not None:
@@ -147,17 +153,28 @@ def filtered_passes(pass_type_ids: list[int], filters: PassFilters) -> Select:
     return query
 
 
-def _serial_starts_with(prefix: str) -> tuple:
-    # A range on the column lets the (pass_type_id, serial_number) index find
-    # the rows; LIKE 'abc%' cannot use it unless the index is in the C
-    # collation. The range is exact where text sorts by code point (SQLite,
-    # PostgreSQL in C or C.UTF-8); the LIKE keeps out what a linguistic
-    # collation would let into the range.
+def _prefix_conditions(prefix: str) -> list:
+    """Return a condition per column (serial, email) the prefix could start."""
+    conditions = []
+    if SERIAL_PREFIX.fullmatch(prefix):
+        conditions.append(_starts_with(Pass.serial_number, prefix))
+    if EMAIL_PREFIX.fullmatch(prefix):
+        # Emails are stored in lower case (app.passes.service.issue_pass).
+        conditions.append(_starts_with(Pass.customer_email, prefix.lower()))
+    return conditions
+
+
+def _starts_with(column, prefix: str):
+    # A range on the column lets the (pass_type_id, column) index find the
+    # rows; LIKE 'abc%' cannot use it unless the index is in the C collation.
+    # The range is exact where text sorts by code point (SQLite, PostgreSQL in
+    # C or C.UTF-8); the LIKE keeps out what a linguistic collation would let
+    # into the range. Prefixes are ASCII, so the bound stays a valid character.
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return (
-        Pass.serial_number >= prefix,
-        Pass.serial_number < upper,
-        Pass.serial_number.startswith(prefix, autoescape=True),
+    return and_(
+        column >= prefix,
+        column < upper,
+        column.startswith(prefix, autoescape=True),
     )
 
 
@@ -212,6 +229,20 @@ def registrations(pass_: Pass) -> list[Registration]:
     )
 
 
+def recent_removals(
+    pass_: Pass, limit: int = RECENT_REMOVALS
+) -> list[RegistrationRemoval]:
+    """Return the pass's latest removed registrations, newest first."""
+    return list(
+        db.session.scalars(
+            select(RegistrationRemoval)
+            .where(RegistrationRemoval.pass_id == pass_.id)
+            .order_by(RegistrationRemoval.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def recent_pushes(
     pass_: Pass, device_ids: list[int], limit: int = RECENT_PUSHES
 ) -> list[tuple[PushAttempt, str]]:
@@ -248,11 +279,24 @@ def wallet_log(pass_: Pass, limit: int = RECENT_LOG_LINES) -> list[WalletLogEntr
 
 
 def download_links(pass_: Pass) -> list[DownloadLink]:
-    """Return the pass's download links, newest first."""
+    """Return the links that hand out the pass, its order's too, newest first."""
     return list(
         db.session.scalars(
             select(DownloadLink)
-            .where(DownloadLink.pass_id == pass_.id)
+            .join(DownloadLink.items)
+            .where(DownloadLinkPass.pass_id == pass_.id)
             .order_by(DownloadLink.id.desc())
         )
     )
+
+
+def download_link_or_404(pass_: Pass, link_id: int) -> DownloadLink:
+    """Return the link if it hands out the pass, or answer 404."""
+    link = db.session.scalar(
+        select(DownloadLink)
+        .join(DownloadLink.items)
+        .where(DownloadLink.id == link_id, DownloadLinkPass.pass_id == pass_.id)
+    )
+    if link is None:
+        abort(404)
+    return link

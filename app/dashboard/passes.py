@@ -10,6 +10,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.http import http_date
 
 from app.dashboard import bp, pass_queries
+from app.dashboard.link_forms import NewLinkForm, RevokeLinkForm
 from app.dashboard.pass_forms import PassDataForm, VoidPassForm, pass_data_form
 from app.dashboard.summaries import owned_or_404
 from app.downloads.links import link_url
@@ -71,10 +72,10 @@ def _id(value: str | None) -> int | None:
 
 @bp.get("/passes/<int:pass_id>")
 def pass_detail(pass_id: int):
-    """Show one pass: its data, state, links, devices, pushes and Wallet log."""
+    """Show one pass: data, state, links, devices (and removed ones), pushes, log."""
     pass_ = pass_queries.owned_pass_or_404(pass_id, current_user.merchant_id)
 
-    return _detail_page(pass_, pass_data_form(pass_))
+    return detail_page(pass_, pass_data_form(pass_))
 
 
 @bp.post("/passes/<int:pass_id>/data")
@@ -83,7 +84,7 @@ def update_pass_data(pass_id: int):
     pass_ = pass_queries.owned_pass_or_404(pass_id, current_user.merchant_id)
     form = pass_data_form(pass_)
     if not form.validate_on_submit():
-        return _detail_page(pass_, form)
+        return detail_page(pass_, form)
 
     try:
         service.update_pass(
@@ -91,7 +92,7 @@ def update_pass_data(pass_id: int):
         )
     except (PassDataError, PassValidationError) as error:
         # update_pass stored nothing; the form keeps what was typed.
-        return _detail_page(pass_, form, data_errors=_messages(error))
+        return detail_page(pass_, form, data_errors=_messages(error))
 
     log.info("pass %s data changed by user %s", pass_.id, current_user.id)
     flash("Saved. Devices with the pass are being updated.")
@@ -124,7 +125,13 @@ def _messages(error: PassDataError | PassValidationError) -> list[str]:
     return list(getattr(error, "errors", None) or [str(error)])
 
 
-def _detail_page(pass_: Pass, form: PassDataForm, data_errors=()):
+def detail_page(
+    pass_: Pass,
+    form: PassDataForm,
+    data_errors=(),
+    link_form: NewLinkForm | None = None,
+):
+    """Render the pass page, with the data form (and a link form) as given."""
     registrations = pass_queries.registrations(pass_)
     links = [
         (link, link_url(link), link.is_usable(utcnow()))
@@ -138,8 +145,11 @@ def _detail_page(pass_: Pass, form: PassDataForm, data_errors=()):
         form=form,
         data_errors=data_errors,
         void_form=VoidPassForm(),
+        link_form=link_form or NewLinkForm(),
+        revoke_form=RevokeLinkForm(),
         links=links,
         registrations=registrations,
+        removals=pass_queries.recent_removals(pass_),
         pushes=pass_queries.recent_pushes(pass_, [r.device_id for r in registrations]),
         log_lines=pass_queries.wallet_log(pass_),
         preview=_preview(pass_),

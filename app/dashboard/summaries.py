@@ -13,6 +13,7 @@ from app.models import (
     PassType,
     PushAttempt,
     Registration,
+    RegistrationRemoval,
     Template,
     WalletLogEntry,
     utcnow,
@@ -28,6 +29,7 @@ class Overview:
     templates: int
     passes: int
     installs: int
+    removals: int
     pushes_sent: int
     pushes_failed: int
 
@@ -41,7 +43,7 @@ def owned_or_404(model, object_id: int, merchant_id: int):
 
 
 def overview(merchant_id: int, now: datetime | None = None) -> Overview:
-    """Count the merchant's passes, installs and the last 30 days of pushes."""
+    """Count the merchant's passes, installs, and last 30 days' removals and pushes."""
     since = (now or utcnow()) - timedelta(days=30)
     own_types = select(PassType.id).where(PassType.merchant_id == merchant_id)
     # Grouped by the column: PostgreSQL takes a selected `outcome = $1` and a
@@ -67,6 +69,12 @@ def overview(merchant_id: int, now: datetime | None = None) -> Overview:
             select(func.count(Registration.id))
             .join(Registration.pass_)
             .where(Pass.pass_type_id.in_(own_types))
+        ),
+        removals=_count(
+            select(func.count(RegistrationRemoval.id))
+            .join(RegistrationRemoval.pass_)
+            .where(Pass.pass_type_id.in_(own_types))
+            .where(RegistrationRemoval.removed_at >= since)
         ),
         pushes_sent=pushes_sent,
         pushes_failed=sum(pushes.values()),

@@ -4,8 +4,8 @@ import re
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import Field, SelectField, StringField
-from wtforms.validators import Length, Optional, Regexp, ValidationError
+from wtforms import EmailField, Field, SelectField, StringField
+from wtforms.validators import Email, Length, Optional, Regexp, ValidationError
 
 from app.dashboard.pass_forms import (
     FIELD_PREFIX,
@@ -63,7 +63,7 @@ class ImportTemplateForm(FlaskForm):
 
 
 class IssuePassForm(PassDataForm):
-    """One input per placeholder of the template, and an optional serial number."""
+    """One input per placeholder, an optional serial number and customer email."""
 
     serial = StringField(
         "Serial number (a random one if empty)",
@@ -75,6 +75,12 @@ class IssuePassForm(PassDataForm):
                 message="Use 1 to 64 letters, digits, dots, dashes or underscores.",
             ),
         ],
+    )
+    customer_email = EmailField(
+        "Customer email (optional)",
+        filters=[lambda value: value.strip() if value else value],
+        # email-validator's own message says what is wrong with the address.
+        validators=[Optional(), Length(max=320), Email(granular_message=True)],
     )
 
 

@@ -124,7 +124,10 @@ def issue_pass(template_id: int):
 
     try:
         pass_ = service.issue_pass(
-            template, form.pass_data({}), serial_number=form.serial.data or None
+            template,
+            form.pass_data({}),
+            serial_number=form.serial.data or None,
+            customer_email=form.customer_email.data or None,
         )
     except service.SerialTaken as error:
         form.serial.errors.append(str(error))

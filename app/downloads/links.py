@@ -1,31 +1,85 @@
-"""Creating and resolving download links."""
+"""Creating, resolving and revoking download links."""
 
+import logging
 import secrets
+from collections.abc import Iterable
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select
 
+from app import audit
 from app.extensions import db
-from app.models import DownloadLink, Pass
+from app.models import DownloadLink, DownloadLinkPass, Pass, utcnow
+from app.passes.bundle import MAX_BUNDLED_PASSES
+
+log = logging.getLogger(__name__)
+
+# token_urlsafe(24) gives 32 characters; anything far longer is no token.
+MAX_TOKEN_LENGTH = 64
 
 
-def create_link(pass_: Pass) -> DownloadLink:
+def create_link(pass_: Pass, expires_at: datetime | None = None) -> DownloadLink:
     """Give the pass a new link: 192 random bits, unrelated to serial or token."""
-    link = DownloadLink(pass_=pass_, token=secrets.token_urlsafe(24))
+    return _create([pass_], expires_at)
+
+
+def create_order_link(
+    passes: Iterable[Pass], expires_at: datetime | None = None
+) -> DownloadLink:
+    """Give several passes of one order a link that adds them all at once.
+
+    Raises ValueError for no passes, more than a .pkpasses holds, a pass listed
+    twice, or passes of different merchants.
+    """
+    passes = list(passes)
+    if not 1 <= len(passes) <= MAX_BUNDLED_PASSES:
+        raise ValueError(f"An order link holds 1 to {MAX_BUNDLED_PASSES} passes.")
+    if len({pass_.id for pass_ in passes}) != len(passes):
+        raise ValueError("A pass is listed twice.")
+    if len({pass_.pass_type.merchant_id for pass_ in passes}) != 1:
+        raise ValueError("The passes belong to different merchants.")
+    return _create(passes, expires_at)
+
+
+def _create(passes: list[Pass], expires_at: datetime | None) -> DownloadLink:
+    link = DownloadLink(
+        token=secrets.token_urlsafe(24),
+        expires_at=expires_at,
+        items=[
+            DownloadLinkPass(pass_=pass_, position=position)
+            for position, pass_ in enumerate(passes)
+        ],
+    )
     db.session.add(link)
     db.session.commit()
     return link
 
 
 def link_url(link: DownloadLink) -> str:
-    """Return the absolute URL of a link, on PUBLIC_URL."""
+    """Return the absolute URL of a link's page, on PUBLIC_URL."""
     # Built from the URL map, not url_for: commands and jobs have no request.
     path = current_app.url_map.bind("").build(
-        "downloads.download", {"token": link.token}
+        "downloads.link_page", {"token": link.token}
     )
     return current_app.config["PUBLIC_URL"] + path
 
 
 def find_link(token: str) -> DownloadLink | None:
     """Return the link with this token, or None; revoked and expired ones too."""
+    if len(token) > MAX_TOKEN_LENGTH:
+        return None
     return db.session.scalar(select(DownloadLink).filter_by(token=token))
+
+
+def revoke_link(link: DownloadLink, actor: str) -> None:
+    """Withdraw the link for good, with an audit entry naming its passes."""
+    link.revoked_at = utcnow()
+    passes = link.passes
+    serials = ", ".join(pass_.serial_number for pass_ in passes)
+    merchant_id = passes[0].pass_type.merchant_id if passes else None
+    audit.record(
+        "link.revoked", f"link {link.id} of {serials}"[:255], merchant_id, actor
+    )
+    db.session.commit()
+    log.info("download link %s revoked by %s", link.id, actor)

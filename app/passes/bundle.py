@@ -14,6 +14,9 @@ from app.passes.strings import render_strings
 from app.passes.validation import validate_pass
 
 PKPASS_MIME = "application/vnd.apple.pkpass"
+# Several passes downloaded together: a ZIP of .pkpass files, at most ten.
+PKPASSES_MIME = "application/vnd.apple.pkpasses"
+MAX_BUNDLED_PASSES = 10
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
 # Keys a template may not set: they belong to each pass or to this server.
 PER_PASS_KEYS = (
@@ -186,4 +189,21 @@ def zip_bundle(files: dict[str, bytes], modified_at: datetime) -> bytes:
                 zipfile.ZIP_STORED if path.endswith(".png") else zipfile.ZIP_DEFLATED
             )
             archive.writestr(info, files[path])
+    return buffer.getvalue()
+
+
+def zip_passes(bundles: dict[str, bytes], modified_at: datetime) -> bytes:
+    """Zip signed .pkpass bundles, by file name, into one .pkpasses bundle.
+
+    The bundles are stored as they are: each is a ZIP already.
+    """
+    if not 1 <= len(bundles) <= MAX_BUNDLED_PASSES:
+        raise ValueError(f"A .pkpasses holds 1 to {MAX_BUNDLED_PASSES} passes.")
+    buffer = io.BytesIO()
+    stamp = modified_at.timetuple()[:6]
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in bundles.items():
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.compress_type = zipfile.ZIP_STORED
+            archive.writestr(info, content)
     return buffer.getvalue()

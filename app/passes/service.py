@@ -176,9 +176,17 @@ def _render(
 
 
 def issue_pass(
-    template: Template, data: dict[str, Any], serial_number: str | None = None
+    template: Template,
+    data: dict[str, Any],
+    serial_number: str | None = None,
+    *,
+    customer_email: str | None = None,
 ) -> Pass:
-    """Create a pass of the template; raises PassDataError for missing data."""
+    """Create a pass of the template; raises PassDataError for missing data.
+
+    The caller checks `customer_email`; it is stored in lower case, as the
+    pass list searches it.
+    """
     serial_number = serial_number or secrets.token_hex(10)
     if not SERIAL_NUMBER.fullmatch(serial_number):
         raise PassDataError(
@@ -197,6 +205,7 @@ def issue_pass(
         serial_number=serial_number,
         authentication_token=secrets.token_urlsafe(24),
         data=dict(data),
+        customer_email=customer_email.strip().lower() if customer_email else None,
     )
     check_pass(pass_)
     mark_changed([pass_])

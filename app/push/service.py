@@ -10,7 +10,17 @@ from sqlalchemy import delete, insert, select
 
 from app.certificates import CertificateError
 from app.extensions import db
-from app.models import Device, Pass, PassType, PushAttempt, Registration, utcnow
+from app.models import (
+    REMOVED_AFTER_410,
+    REMOVED_BAD_DEVICE_TOKEN,
+    Device,
+    Pass,
+    PassType,
+    PushAttempt,
+    Registration,
+    RegistrationRemoval,
+    utcnow,
+)
 from app.passes.service import signing_identity
 from app.push.apns import APNsClient, PushResult
 
@@ -128,12 +138,14 @@ def push_to_tokens(pass_type: PassType, tokens: dict[str, int]) -> Counter:
             for token, result in results.items()
         ],
     )
-    dead = {UNREGISTERED}
+    dead = {UNREGISTERED: REMOVED_AFTER_410}
     if SENT in outcomes.values():
         # The others prove the host and certificate right, so BadDeviceToken
         # names a dead token (a sandbox one, say): stop pushing to it.
-        dead.add(BAD_DEVICE_TOKEN)
-    gone = [token for token, outcome in outcomes.items() if outcome in dead]
+        dead[BAD_DEVICE_TOKEN] = REMOVED_BAD_DEVICE_TOKEN
+    gone = {
+        token: dead[outcome] for token, outcome in outcomes.items() if outcome in dead
+    }
     if gone:
         remove_registrations(pass_type, gone)
     _flag_problems(pass_type, results, outcomes)
@@ -148,15 +160,48 @@ def push_to_tokens(pass_type: PassType, tokens: dict[str, int]) -> Counter:
     return counts
 
 
-def remove_registrations(pass_type: PassType, push_tokens: list[str]) -> None:
-    """Drop the pass type's registrations of tokens APNs called dead."""
+def remove_registrations(pass_type: PassType, reasons: dict[str, str]) -> None:
+    """Drop the pass type's registrations of tokens APNs called dead.
+
+    `reasons` maps each dead push token to why its registrations go; one
+    RegistrationRemoval is recorded per registration dropped.
+    """
     passes_of_type = select(Pass.id).where(Pass.pass_type_id == pass_type.id)
-    for start in range(0, len(push_tokens), CHUNK):
-        db.session.execute(
-            delete(Registration)
-            .where(Registration.push_token.in_(push_tokens[start : start + CHUNK]))
+    tokens = list(reasons)
+    removed = []
+    for start in range(0, len(tokens), CHUNK):
+        removed += db.session.execute(
+            select(
+                Registration.id,
+                Registration.pass_id,
+                Registration.push_token,
+                Device.library_identifier,
+            )
+            .join(Registration.device)
+            .where(Registration.push_token.in_(tokens[start : start + CHUNK]))
             .where(Registration.pass_id.in_(passes_of_type))
+        ).all()
+    if not removed:
+        return
+
+    ids = [row.id for row in removed]
+    for start in range(0, len(ids), CHUNK):
+        db.session.execute(
+            delete(Registration).where(Registration.id.in_(ids[start : start + CHUNK]))
         )
+    now = utcnow()
+    db.session.execute(
+        insert(RegistrationRemoval),
+        [
+            {
+                "pass_id": row.pass_id,
+                "library_identifier": row.library_identifier,
+                "reason": reasons[row.push_token],
+                "removed_at": now,
+            }
+            for row in removed
+        ],
+    )
     delete_idle_devices()
 
 

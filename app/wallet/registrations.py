@@ -7,7 +7,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Device, Pass, PassType, Registration, WalletLogEntry
+from app.models import (
+    REMOVED_BY_DEVICE,
+    Device,
+    Pass,
+    PassType,
+    Registration,
+    RegistrationRemoval,
+    WalletLogEntry,
+)
 from app.push.service import delete_idle_devices
 
 log = logging.getLogger(__name__)
@@ -72,7 +80,10 @@ def _register(library_identifier: str, pass_: Pass, push_token: str) -> bool:
 
 
 def unregister_device(library_identifier: str, pass_: Pass) -> bool:
-    """Remove the device's registration for the pass; True if there was one."""
+    """Remove the device's registration for the pass, and record it.
+
+    Return True if there was one.
+    """
     registration = db.session.scalar(
         select(Registration)
         .join(Registration.device)
@@ -81,6 +92,13 @@ def unregister_device(library_identifier: str, pass_: Pass) -> bool:
     )
     if registration is None:
         return False
+    db.session.add(
+        RegistrationRemoval(
+            pass_id=pass_.id,
+            library_identifier=library_identifier,
+            reason=REMOVED_BY_DEVICE,
+        )
+    )
     db.session.delete(registration)
     db.session.flush()
     delete_idle_devices()
