@@ -4,6 +4,7 @@ import io
 import json
 import re
 import zipfile
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,15 +33,24 @@ def _demo_pkpass() -> bytes:
 
 
 def _download(page, live_server, folder, root):
-    """Open the pass page's download link and return the verified bundle's files."""
+    """Open the pass's download link, add the pass, and return its verified files.
+
+    The browser comes back to the pass page afterwards.
+    """
+    pass_page = page.url
     url = page.locator("ul.links a").first.get_attribute("href")
-    # Links carry PUBLIC_URL (https://passline.test); the same path is asked
-    # of the live server, for the bundle beneath the link's page.
-    response = page.request.get(live_server + urlsplit(url).path + "/pass.pkpass")
-    assert response.status == 200
-    assert response.headers["content-type"] == PKPASS_MIME
+    # Links carry PUBLIC_URL (https://passline.test); the same path is opened
+    # on the live server.
+    page.goto(live_server + urlsplit(url).path)
+    expect(page.get_by_label("Front of the pass")).to_be_visible()
+    with page.expect_download() as started:
+        page.get_by_role("link", name="Add to Apple Wallet").click()
+    download = started.value
+    assert download.suggested_filename.endswith(".pkpass")
     folder.mkdir()
-    return verify_bundle(response.body(), root, folder)
+    files = verify_bundle(Path(download.path()).read_bytes(), root, folder)
+    page.goto(pass_page)
+    return files
 
 
 @pytest.mark.browser
