@@ -26,6 +26,8 @@ def pages(issued_pass):
         "/dashboard/templates/import": None,
         template_page: issued_pass.template.name,
         f"{template_page}/updates/{template_update.id}": None,
+        f"{template_page}/images": issued_pass.template.name,
+        f"{template_page}/images/files/icon.png": None,
     }
 
 

@@ -18,6 +18,7 @@ from app.dashboard import (  # noqa: E402, F401
     links,
     pass_types,
     passes,
+    template_images,
     templates_pages,
     views,
 )
