@@ -14,9 +14,10 @@ $(VENV)/installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/installed
 
+# umask 077: the file holds the secret keys, so only its owner may read it.
 instance/config.py: | $(VENV)/installed
 	mkdir -p instance
-	$(BIN)/python -m app.instance_config > $@
+	umask 077 && $(BIN)/python -m app.instance_config > $@
 	@echo "wrote $@ with new random keys: keep it secret and backed up"
 
 run: install instance/config.py
@@ -40,6 +41,8 @@ bench: install
 	$(BIN)/python -m bench.push
 	$(BIN)/python -m bench.pass_list
 	$(BIN)/python -m bench.template_update
+	$(BIN)/python -m bench.csv_issue
+	$(BIN)/python -m bench.mail_batch
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -6,7 +6,10 @@ import os
 from flask import Flask
 
 from app import config
-from app.extensions import csrf, db, limiter, login_manager, mail, migrate
+from app.extensions import csrf, db, limiter, login_manager, migrate
+
+# Aliased: the app.mail package, once imported, takes the name `mail` here.
+from app.extensions import mail as mailman
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +45,7 @@ def create_app(
     migrate.init_app(app, db, directory=config.MIGRATIONS_DIR)
     csrf.init_app(app)
     limiter.init_app(app)
-    mail.init_app(app)
+    mailman.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Sign in to see that page."
@@ -68,6 +71,10 @@ def create_app(
     app.register_blueprint(downloads_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
+
+    from app import api
+
+    api.init_app(app)
     app.add_url_rule("/", view_func=index)
 
     from app import errors

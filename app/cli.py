@@ -25,12 +25,14 @@ from app.certificates import (
 from app.devchain import NOT_FOR_DEVICES, make_development_chain
 from app.downloads.links import create_link, link_url
 from app.extensions import db
+from app.mail.cli import email_links_resume
 from app.merchants import EmailTaken, create_merchant, find_user
 from app.models import Pass, PassType, Template
 from app.passes import service
 from app.passes.bundle import PassDataError
 from app.passes.importer import PassImportError, import_design
 from app.passes.validation import PassValidationError
+from app.webhooks.cli import webhooks_retry
 
 USER_ERRORS = (
     CertificateError,
@@ -55,6 +57,8 @@ def register_commands(app: Flask) -> None:
         update_pass,
         demo_command,
         jobs_worker,
+        email_links_resume,
+        webhooks_retry,
     ):
         app.cli.add_command(command)
 

@@ -52,8 +52,14 @@ class Defaults:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    # CSRF tokens last as long as the signed-in session rather than an hour,
+    # so a form left open for hours (the designer) can still be saved; the
+    # token is still bound to the session and refused once it ends.
+    WTF_CSRF_TIME_LIMIT = None
     # Sign-in attempts allowed per client address.
     LOGIN_RATE_LIMIT = "10 per minute"
+    # Merchant API calls allowed per API key.
+    API_RATE_LIMIT = "600 per minute"
     # Where rate-limit counters live: "memory://" per process, or a Redis URL.
     RATELIMIT_STORAGE_URI = "memory://"
 
@@ -64,6 +70,16 @@ class Defaults:
     RQ_QUEUE = "passline"
     # Seconds a job may run before RQ stops it (a large template update).
     JOB_TIMEOUT = 3600
+
+    # Webhooks: seconds to wait for a merchant's endpoint to answer, and the
+    # delays before each retry of a delivery that failed; after the last one
+    # the delivery is marked failed (so len + 1 attempts in all).
+    WEBHOOK_TIMEOUT = 5.0
+    WEBHOOK_RETRY_DELAYS = [30, 120, 600, 3600, 21600]
+    # Whether endpoints may use http:// URLs, and hosts on loopback or private
+    # networks; None: only when DEVELOPMENT or TESTING is on.
+    WEBHOOK_ALLOW_HTTP: bool | None = None
+    WEBHOOK_ALLOW_PRIVATE: bool | None = None
 
     # Mail: download links emailed to customers over SMTP (Flask-Mailman).
     # The backend is named so that TESTING does not swap in an in-memory one.
@@ -79,6 +95,10 @@ class Defaults:
     MAIL_DEFAULT_SENDER = "Passline <passes@localhost>"
     # Seconds for connecting and for each SMTP command.
     MAIL_TIMEOUT = 10.0
+    # Connections tried for a chunk of emails before its unsent ones are
+    # recorded failed, and the first delay between them in seconds (doubled).
+    MAIL_MAX_ATTEMPTS = 3
+    MAIL_RETRY_DELAY = 1.0
 
 
 class ConfigError(RuntimeError):
@@ -113,6 +133,14 @@ def check(app) -> None:
                 f"{key} must be text, not {app.config[key]!r} "
                 f"(quote it in FLASK_{key}: '\"...\"')."
             )
+    delays = app.config["WEBHOOK_RETRY_DELAYS"]
+    if not isinstance(delays, list | tuple) or not all(
+        isinstance(d, int | float) and not isinstance(d, bool) and d >= 0
+        for d in delays
+    ):
+        raise ConfigError(
+            f"WEBHOOK_RETRY_DELAYS must be a list of seconds, not {delays!r}."
+        )
     if app.config["MAIL_USE_TLS"] and app.config["MAIL_USE_SSL"]:
         raise ConfigError("MAIL_USE_TLS and MAIL_USE_SSL exclude each other: pick one.")
     try:

@@ -402,3 +402,159 @@ class MailDelivery(db.Model):
     sent_at: Mapped[datetime | None]
 
     pass_: Mapped[Pass] = relationship()
+
+
+class ApiKey(db.Model):
+    """A merchant's key to the REST API; only its SHA-256 hash is stored.
+
+    Keys carry 256 random bits, so a plain hash is as safe as a slow one and
+    lets each request find its key with one indexed lookup.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The key's first characters, shown so the merchant can tell keys apart.
+    prefix: Mapped[str] = mapped_column(String(16))
+    # Hex SHA-256 of the whole key.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # "user:12": who made it.
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class IdempotentRequest(db.Model):
+    """An API request made with an Idempotency-Key, and the answer it got.
+
+    A repeat with the same key and body replays the answer; the row is kept
+    for a day (app.api.idempotency).
+    """
+
+    __tablename__ = "idempotent_requests"
+    __table_args__ = (UniqueConstraint("merchant_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE")
+    )
+    key: Mapped[str] = mapped_column(String(255))
+    # Hex SHA-256 of the method, path and body the key was first used with.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # None while the first request is still running.
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# The state of one webhook delivery (WebhookDelivery.status).
+WEBHOOK_PENDING = "pending"
+WEBHOOK_DELIVERED = "delivered"
+WEBHOOK_FAILED = "failed"
+
+
+class WebhookEndpoint(db.Model):
+    """A merchant's URL that receives signed events; see app.webhooks."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    # Fernet token of the signing secret, under KEY_ENCRYPTION_KEY.
+    secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    # The event types it receives ("pass.installed", ...).
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(db.Model):
+    """One event for one endpoint: its payload and how sending it went."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # The sweep for deliveries due: pending ones by their next attempt.
+        Index(
+            "ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
+    # Shared by the deliveries of one event to several endpoints.
+    event_id: Mapped[str] = mapped_column(String(40))
+    event_type: Mapped[str] = mapped_column(String(40))
+    # The whole JSON body: {"id", "type", "created_at", "data"}.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # One of the WEBHOOK_* values above.
+    status: Mapped[str] = mapped_column(String(10), default=WEBHOOK_PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    # When a pending delivery is due; while one is being sent, when its claim ends.
+    next_attempt_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+    endpoint: Mapped[WebhookEndpoint] = relationship()
+
+
+# The state of a bulk import (BulkImport.status).
+BULK_UPLOADED = "uploaded"
+BULK_CHECKING = "checking"
+BULK_CHECKED = "checked"
+BULK_RUNNING = "running"
+BULK_FINISHED = "finished"
+BULK_FAILED = "failed"
+
+
+class BulkImport(db.Model):
+    """A CSV uploaded to issue passes of a template, kept between the steps.
+
+    The file stays until the import is deleted with its template: the rows a
+    run refused are given back from it, with their errors.
+    """
+
+    __tablename__ = "bulk_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    template_id: Mapped[int] = mapped_column(
+        ForeignKey("templates.id", ondelete="CASCADE"), index=True
+    )
+    # "user:12", "cli": who uploaded the file.
+    created_by: Mapped[str] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # {"fields": {placeholder: header}, "serial": header, "email": header}.
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # One of the BULK_* values above.
+    status: Mapped[str] = mapped_column(String(10), default=BULK_UPLOADED)
+    # What the last run was asked to do.
+    is_dry_run: Mapped[bool] = mapped_column(default=False)
+    email_passes: Mapped[bool] = mapped_column(default=False)
+    # Rows in the file, rows checked so far, and of those the good and bad ones.
+    total: Mapped[int] = mapped_column(default=0)
+    done: Mapped[int] = mapped_column(default=0)
+    accepted: Mapped[int] = mapped_column(default=0)
+    refused: Mapped[int] = mapped_column(default=0)
+    # [[line, [message, ...]], ...]: the rows the last run refused, and why.
+    refused_rows: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Why the run stopped, or why the emails could not be started.
+    problem: Mapped[str | None] = mapped_column(Text)
+    mail_batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mail_batches.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    template: Mapped[Template] = relationship()

@@ -1,4 +1,4 @@
-"""Fixtures: the app on SQLite and PostgreSQL, a signing chain, an APNs stand-in."""
+"""Fixtures: the app on SQLite and PostgreSQL, a signing chain, APNs and SMTP."""
 
 import os
 import re
@@ -24,6 +24,7 @@ from app.models import UpdateCounter
 from app.passes import service
 from tests.apns_standin import APNsStandIn, loopback_tls
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.smtp_server import SMTPServer
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "apple"
 # Screenshots of pages whose browser test failed.
@@ -111,6 +112,20 @@ def redis_url(tmp_path_factory):
         server.wait(timeout=10)
 
 
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server on loopback that every test app sends its mail to."""
+    with SMTPServer() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp(smtp_server):
+    smtp_server.clear()
+    yield smtp_server
+    smtp_server.clear()
+
+
 @pytest.fixture
 def apns(apns_server):
     apns_server.clear()
@@ -133,7 +148,7 @@ def database_url(request, tmp_path_factory):
 
 
 @pytest.fixture
-def app(database_url, apns_server, tmp_path):
+def app(database_url, apns_server, smtp_server, tmp_path):
     app = create_app(
         {
             "TESTING": True,
@@ -145,12 +160,15 @@ def app(database_url, apns_server, tmp_path):
             "APNS_PORT": apns_server.port,
             "APNS_CA_BUNDLE": apns_server.ca_file,
             "APNS_RETRY_DELAY": 0.01,
+            "MAIL_SERVER": smtp_server.host,
+            "MAIL_PORT": smtp_server.port,
+            "MAIL_RETRY_DELAY": 0.01,
         },
         instance_path=str(tmp_path / "instance"),
     )
     with app.app_context():
         if database_url not in _migrated:
-            upgrade(revision="heads")
+            upgrade()
             _migrated.add(database_url)
         _empty_tables()
         yield app

@@ -41,7 +41,7 @@ def test_signup_creates_a_merchant_and_signs_in(client):
     [
         ({"password": "short", "confirm": "short"}, "Use at least 10 characters."),
         ({"confirm": "something else"}, "The passwords differ."),
-        ({"email": "not-an-email"}, "Invalid email address."),
+        ({"email": "not-an-email"}, "An email address must have an @-sign."),
         ({"business": ""}, "This field is required."),
     ],
 )

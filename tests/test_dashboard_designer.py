@@ -120,7 +120,7 @@ def test_bad_edits_are_listed_and_the_rest_kept(event_design):
         apply_design_edits(event_design, values)
 
     assert caught.value.errors == [
-        "foregroundColor must be a color such as #1a2b3c",
+        "Text color must be a color such as #1a2b3c",
         "the barcode format is not one Wallet knows",
     ]
     assert caught.value.design["foregroundColor"] == "rgb(255, 255, 255)"
@@ -179,7 +179,7 @@ def test_saving_stores_the_design_and_pushes(client, auth, issued_pass, apns):
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("foregroundColor", "#12345", "foregroundColor must be a color such as"),
+        ("foregroundColor", "#12345", "Text color must be a color such as"),
         (
             "auxiliaryFields-0-changeMessage",
             "Gate changed",
@@ -260,7 +260,7 @@ def test_preview_of_bad_input_lists_errors(client, auth, template):
     assert response.status_code == 200
     text = html.unescape(response.get_data(as_text=True))
     assert "HEADLINER" in text
-    assert "backgroundColor must be a color such as #1a2b3c" in text
+    assert "Background color must be a color such as #1a2b3c" in text
     assert "the barcode format is not one Wallet knows" in text
     assert "changeMessage of field 'gate' must contain %@" in text
     assert "a new field needs a key, such as seat or gate" in text
@@ -396,7 +396,7 @@ def test_dates_and_locations(event_design):
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("relevantDate", "next friday", "relevantDate must be a date and time"),
+        ("relevantDate", "next friday", "Relevant date must be a date and time"),
         ("location-0-latitude", "91", "a location needs a latitude between -90"),
         ("location-0-longitude", "east", "a location needs a longitude between -180"),
         ("style", "poster", "poster is not a pass style"),
@@ -496,7 +496,7 @@ def test_a_field_error_shows_next_to_its_input(client, auth, issued_pass):
     assert 'id="design-expirationDate" name="expirationDate" value="soon"' in text
     assert 'aria-describedby="expirationDate-error"' in text
     assert (
-        '<span class="error" id="expirationDate-error">expirationDate must be a date'
+        '<span class="error" id="expirationDate-error">Expiration date must be a date'
         in text
     )
     db.session.expire_all()
@@ -548,3 +548,51 @@ def test_progress_of_another_merchants_update_is_404(client, auth, template):
     response = client.get(f"/dashboard/templates/{template.id}/updates/{update.id}")
 
     assert response.status_code == 404
+
+
+def test_a_placeholder_added_later_shows_empty_on_older_passes(
+    client, auth, issued_pass, apns
+):
+    template = issued_pass.template
+    _register(client, issued_pass)
+    auth.login()
+    path = f"/dashboard/templates/{template.id}"
+    groups = dict(design_fields(template.design))
+    blank = groups["backFields"][-1][0]
+
+    response = client.post(
+        f"{path}/design",
+        data=_form(
+            template,
+            **{
+                f"backFields-{blank}-key": "member",
+                f"backFields-{blank}-label": "Member",
+                f"backFields-{blank}-value": "No. {{member}}",
+                "csrf_token": csrf_token(client, path),
+            },
+        ),
+        follow_redirects=True,
+    )
+
+    text = html.unescape(response.get_data(as_text=True))
+    assert "1 passes issued before have no value for {{member}}" in text
+    jobs.join()
+    # The device was pushed, and Wallet gets the pass with the field empty.
+    assert [r.token for r in apns.wait_for(1)] == [PUSH_TOKEN]
+    wallet = client.get(
+        f"/passkit/v1/passes/{template.pass_type.pass_type_identifier}/"
+        f"{issued_pass.serial_number}",
+        headers={"Authorization": f"ApplePass {issued_pass.authentication_token}"},
+    )
+    assert wallet.status_code == 200
+    back = service.render_files(issued_pass)
+    assert b'"value": "No. "' in back["pass.json"]
+    assert client.get(f"/dashboard/passes/{issued_pass.id}").status_code == 200
+
+    # New data must give the value; voiding alone keeps the data as it was.
+    with pytest.raises(service.PassDataError, match="member"):
+        service.update_pass(issued_pass, {"holder": "Ann", "seat": "A1", "gate": "3"})
+    service.update_pass(issued_pass, is_voided=True, push=False)
+    db.session.expire_all()
+    assert issued_pass.is_voided is True
+    assert "member" not in issued_pass.data

@@ -342,7 +342,7 @@ def test_pass_type_already_set_up_is_refused(client, signed_in, pass_type, chain
 
     assert response.status_code == 200
     assert _all_errors(response) == {
-        "p12": f"The pass type {PASS_TYPE_ID} is already set up here."
+        "p12": f"You have already added the pass type {PASS_TYPE_ID}."
     }
     assert [p.id for p in _pass_types()] == [pass_type.id]
     assert len(_added_entries()) == 1
@@ -443,7 +443,7 @@ def test_page_shows_ids_expiry_and_devices(client, signed_in, issued_pass):
     assert f"{pass_type.certificate_expires_at:%Y-%m-%d}" in text
     assert "renew it soon" not in text
     assert "<dt>Registered devices</dt><dd>2</dd>" in text
-    assert "<dd>working</dd>" in text
+    assert '<dd class="">not tried yet: no push has been sent</dd>' in text
     assert f'action="/dashboard/pass-types/{pass_type.id}/test-push"' in text
 
 
@@ -516,9 +516,12 @@ def test_test_push_reaches_the_latest_registered_device(
         200,
     )
     assert attempt.push_token_suffix == suffix
-    assert (
-        f"Test push sent: APNs accepted it for the device with token …{suffix}." in text
-    )
+    hint = "…" + SECOND_TOKEN[-4:]
+    assert f"Test push sent: APNs accepted it for the device with token {hint}." in text
+    # The pushes table and the devices table shorten the token alike.
+    assert text.count(f"<td>{hint}</td>") == 2
+    assert "…" + suffix not in text
+    assert "working: APNs took a push at" in text
 
 
 def test_test_push_answered_410_removes_the_registration(

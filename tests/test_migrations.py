@@ -74,7 +74,7 @@ def _columns(table: str) -> set[str]:
 
 
 def test_migrations_build_what_the_models_describe(migration_app):
-    upgrade(revision="heads")
+    upgrade()
 
     assert _differences() == []
     assert _tables() == {table.name for table in db.metadata.sorted_tables} | {
@@ -83,12 +83,12 @@ def test_migrations_build_what_the_models_describe(migration_app):
 
 
 def test_every_migration_steps_down_and_up_again(migration_app):
-    upgrade(revision="heads")
+    upgrade()
 
     downgrade(revision="base")
 
     assert _tables() <= {"alembic_version"}
-    upgrade(revision="heads")
+    upgrade()
     assert _differences() == []
 
 

@@ -7,7 +7,10 @@ from wtforms.validators import Email, EqualTo, InputRequired, Length
 
 class SignupForm(FlaskForm):
     business = StringField("Business name", [InputRequired(), Length(max=200)])
-    email = EmailField("Email", [InputRequired(), Email(), Length(max=320)])
+    # granular_message: say what is wrong ("a special-use or reserved name").
+    email = EmailField(
+        "Email", [InputRequired(), Email(granular_message=True), Length(max=320)]
+    )
     password = PasswordField(
         "Password",
         [InputRequired(), Length(min=10, message="Use at least 10 characters.")],

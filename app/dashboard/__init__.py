@@ -14,11 +14,15 @@ def require_login() -> None:
 
 # Each module registers its pages on bp.
 from app.dashboard import (  # noqa: E402, F401
+    api_keys,
+    bulk_issue,
     formatting,
     links,
+    mail_pages,
     pass_types,
     passes,
     template_images,
     templates_pages,
     views,
+    webhooks,
 )

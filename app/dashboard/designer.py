@@ -9,6 +9,7 @@ drops it.
 
 import copy
 import re
+from datetime import datetime
 from typing import Any
 
 from app.passes.bundle import PLACEHOLDER
@@ -20,6 +21,7 @@ from app.passes.validation import (
     DATE_TIME,
     STYLES,
     TRANSIT_TYPES,
+    calendar_problem,
 )
 
 FIELD_GROUPS = (
@@ -36,6 +38,41 @@ GROUP_NAMES = {
     "auxiliaryFields": "Auxiliary fields",
     "backFields": "Back of the pass",
 }
+# The names the form gives the parts of pass.json, for the messages it shows.
+LABELS = {
+    "organizationName": "Organization name",
+    "description": "Description",
+    "logoText": "Logo text",
+    "foregroundColor": "Text color",
+    "backgroundColor": "Background color",
+    "labelColor": "Label color",
+    "relevantDate": "Relevant date",
+    "expirationDate": "Expiration date",
+    "transitType": "Transit type",
+    "headerFields": "Header fields",
+    "primaryFields": "Primary fields",
+    "secondaryFields": "Secondary fields",
+    "auxiliaryFields": "Auxiliary fields",
+    "backFields": "Back of the pass",
+}
+STYLE_LABELS = {
+    "boardingPass": "Boarding pass",
+    "coupon": "Coupon",
+    "eventTicket": "Event ticket",
+    "generic": "Generic",
+    "storeCard": "Store card",
+}
+# Prefixes of Wallet's constants that say nothing in a select's option.
+OPTION_PREFIXES = (
+    "PKBarcodeFormat",
+    "PKDateStyle",
+    "PKTextAlignment",
+    "PKNumberStyle",
+    "PKTransitType",
+)
+# Wallet reads a barcode message in the encoding the pass names; ISO-8859-1
+# holds Western European text only, UTF-8 holds everything.
+MESSAGE_ENCODINGS = ("iso-8859-1", "utf-8")
 TEXT_KEYS = ("organizationName", "description", "logoText")
 COLOR_KEYS = ("foregroundColor", "backgroundColor", "labelColor")
 DATE_KEYS = ("relevantDate", "expirationDate")
@@ -80,6 +117,9 @@ LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 ROW_NAME = re.compile(r"(?P<list>[A-Za-z]+)-(?P<index>\d{1,4})-(?P<part>[A-Za-z]+)")
 # What an <input type=color> shows for a design without that color.
 NO_COLOR = "#000000"
+# A pass.json key in a validation message, but not a field's own key ('seat').
+KEY_WORD = re.compile(r"(?<!')\b(" + "|".join(LABELS) + r")\b(?!')")
+STYLE_IMAGE = re.compile(r"^a (?P<style>\w+) pass cannot show a (?P<image>\w+) image$")
 
 
 class DesignEditError(ValueError):
@@ -98,6 +138,48 @@ class DesignEditError(ValueError):
         self.strings = strings
         # Form name → message, for the errors that belong to one input.
         self.fields = fields or {}
+
+
+def option_label(option: str) -> str:
+    """Return a select option's text: "PDF417" for PKBarcodeFormatPDF417."""
+    for prefix in OPTION_PREFIXES:
+        if option.startswith(prefix):
+            words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", option[len(prefix) :])
+            return words[:1] + words[1:].lower() if " " in words else words
+    return STYLE_LABELS.get(option, option)
+
+
+def encoding_choices(current: str) -> tuple[str, ...]:
+    """Return the message encodings to offer, the design's own one included."""
+    if current and current not in MESSAGE_ENCODINGS:
+        return (*MESSAGE_ENCODINGS, current)
+    return MESSAGE_ENCODINGS
+
+
+def form_error(message: str) -> tuple[str | None, str]:
+    """Return the input a validation message is about and the message in its words.
+
+    Validation speaks pass.json ("foregroundColor must ..."); the designer
+    names the parts as its form labels them ("Text color must ...").
+    """
+    first = message.split(" ", 1)[0]
+    name = first if first in TEXT_KEYS + COLOR_KEYS + DATE_KEYS else None
+    if "needs a transitType" in message:
+        name = "transitType"
+    return name, KEY_WORD.sub(_label, message)
+
+
+def _label(match: re.Match) -> str:
+    label = LABELS[match[1]]
+    return f"“{label}”" if match[1] in FIELD_GROUPS else label
+
+
+def style_image_error(messages: list[str]) -> tuple[str, list[str]] | None:
+    """Return the style and images of the "cannot show a ... image" messages."""
+    found = [match for m in messages if (match := STYLE_IMAGE.match(m))]
+    if not found:
+        return None
+    return found[0]["style"], sorted({match["image"] for match in found})
 
 
 def rgb_to_hex(value: Any) -> str | None:
@@ -188,7 +270,7 @@ def design_form_values(
                 values[f"location-{index}-{part}"] = _text(entry.get(part))
 
     barcode = first_barcode(design)
-    for part in ("format", "message", "altText"):
+    for part in ("format", "message", "altText", "messageEncoding"):
         values[f"barcode-{part}"] = _text(barcode.get(part)) if barcode else ""
 
     for index, row in enumerate(string_rows(strings or {})):
@@ -286,15 +368,16 @@ class _Edits:
             if value is not None:
                 color = hex_to_rgb(value)
                 if color is None:
-                    self.fail(key, f"{key} must be a color such as #1a2b3c")
+                    self.fail(key, f"{LABELS[key]} must be a color such as #1a2b3c")
                 else:
                     edited[key] = color
         for key in DATE_KEYS:
             value = self.changed(key)
             if value is not None:
-                date = self.date(value.strip(), key, key)
+                date = self.date(value.strip(), LABELS[key], key)
                 if date is not None:
                     _set(edited, key, date)
+        self.date_order(edited)
 
     def date(self, text: str, what: str, name: str) -> str | None:
         """Return a W3C date-time or placeholder for the text, or record why not."""
@@ -302,13 +385,35 @@ class _Edits:
             return text
         upgraded = upgrade_date(text)
         if DATE_TIME.match(upgraded):
-            return upgraded
+            problem = calendar_problem(upgraded)
+            if problem is None:
+                return upgraded
+            self.fail(name, f"{what} {text} is not a real date and time: {problem}")
+            return None
         self.fail(
             name,
             f"{what} must be a date and time with its offset from UTC, "
             "like 2026-12-24T19:30+01:00, or a {{placeholder}}",
         )
         return None
+
+    def date_order(self, edited: dict[str, Any]) -> None:
+        """Refuse an expiration before the relevant date, both being dates."""
+        moments = []
+        for key in ("relevantDate", "expirationDate"):
+            value = edited.get(key)
+            if not isinstance(value, str) or not DATE_TIME.match(value):
+                return
+            if calendar_problem(value) is not None:
+                return
+            moments.append(datetime.fromisoformat(value))
+        if moments[1] < moments[0]:
+            self.fail(
+                "expirationDate",
+                f"Expiration date {edited['expirationDate']} is earlier than "
+                f"Relevant date {edited['relevantDate']}: the pass would expire "
+                "before it is relevant",
+            )
 
     def style(self, edited: dict[str, Any]) -> None:
         old = style_of(self.design)
@@ -526,6 +631,15 @@ class _Edits:
         value = self.changed("barcode-altText")
         if value is not None:
             _set(barcode, "altText", value)
+        value = self.changed("barcode-messageEncoding")
+        if value:
+            if value in MESSAGE_ENCODINGS:
+                barcode["messageEncoding"] = value
+            else:
+                self.fail(
+                    "barcode-messageEncoding",
+                    "the barcode's encoding must be iso-8859-1 or utf-8",
+                )
 
 
 def _structure(design: dict[str, Any]) -> dict[str, Any]:

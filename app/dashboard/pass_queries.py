@@ -210,8 +210,12 @@ def _device_counts(pass_ids: list[int]) -> dict[int, int]:
 
 
 def data_summary(data: dict[str, Any]) -> str:
-    """Return the pass data's values on one line, cut to fit a table cell."""
-    line = ", ".join(str(value) for value in data.values())
+    """Return the pass data's values on one line, cut to fit a table cell.
+
+    Empty values are left out, so a pass without data shows nothing rather
+    than a row of commas.
+    """
+    line = ", ".join(str(v) for v in data.values() if v is not None and str(v))
     if len(line) <= SUMMARY_LENGTH:
         return line
     return line[: SUMMARY_LENGTH - 1] + "…"

@@ -22,6 +22,7 @@ from app.certificates import (
     read_identity,
 )
 from app.dashboard import bp, summaries
+from app.dashboard.formatting import token_hint
 from app.dashboard.forms import PassTypeForm
 from app.extensions import db
 from app.models import Pass, PassType, PushAttempt, Registration
@@ -42,14 +43,12 @@ def new_pass_type():
             added = create_pass_type(
                 current_user.merchant, identity, actor=f"user:{current_user.id}"
             )
-        except PassTypeTaken as exc:
-            _certificate_field(form).errors.append(str(exc))
+        except PassTypeTaken:
+            _certificate_field(form).errors.append(_taken(identity))
         except IntegrityError:
             # Another upload of the same certificate committed first.
             db.session.rollback()
-            _certificate_field(form).errors.append(
-                f"The pass type {identity.pass_type_identifier} is already set up here."
-            )
+            _certificate_field(form).errors.append(_taken(identity))
         else:
             flash(
                 f"Pass type {added.pass_type_identifier} added; its certificate "
@@ -58,6 +57,21 @@ def new_pass_type():
             return redirect(url_for("dashboard.pass_type", pass_type_id=added.id))
 
     return render_template("dashboard/pass_types/new.html", form=form)
+
+
+def _taken(identity: SigningIdentity) -> str:
+    """Say whose account already holds the pass type id, without naming another."""
+    identifier = identity.pass_type_identifier
+    owner = db.session.scalar(
+        select(PassType.merchant_id).filter_by(pass_type_identifier=identifier)
+    )
+    if owner == current_user.merchant_id:
+        return f"You have already added the pass type {identifier}."
+    return (
+        f"The pass type {identifier} is registered to another account on this "
+        "server, and a pass type id belongs to one account. Sign in to that "
+        "account, or use a certificate of another pass type id."
+    )
 
 
 def _identity_from(form: PassTypeForm) -> SigningIdentity | None:
@@ -148,6 +162,7 @@ def pass_type(pass_type_id: int):
         "dashboard/pass_types/detail.html",
         pass_type=found,
         expires_soon=summaries.expires_soon(found),
+        push_state=summaries.push_state(found),
         devices=_registered_devices(found),
         pushes=summaries.recent_pushes(found),
         registrations=registrations,
@@ -206,12 +221,13 @@ def _push_report(pass_type: PassType, token: str, outcomes: Counter) -> str:
         return f"The test push was not sent: {pass_type.push_problem}"
 
     suffix = token[-8:]
+    hint = token_hint(token)
     outcome = next(iter(outcomes))
     if outcome == push.SENT:
-        return f"Test push sent: APNs accepted it for the device with token …{suffix}."
+        return f"Test push sent: APNs accepted it for the device with token {hint}."
     if outcome == push.UNREGISTERED:
         return (
-            f"APNs answered 410 Unregistered for the device with token …{suffix}: "
+            f"APNs answered 410 Unregistered for the device with token {hint}: "
             "the pass is no longer on it, so its registration was removed."
         )
     attempt = db.session.scalar(
@@ -226,7 +242,7 @@ def _push_report(pass_type: PassType, token: str, outcomes: Counter) -> str:
         if attempt.status_code
         else f"no answer from APNs ({attempt.reason})"
     )
-    report = f"The test push to the device with token …{suffix} failed: {answer}."
+    report = f"The test push to the device with token {hint} failed: {answer}."
     if pass_type.push_problem:
         report += f" {pass_type.push_problem}"
     return report

@@ -11,6 +11,7 @@ from werkzeug.http import http_date
 
 from app.dashboard import bp, pass_queries
 from app.dashboard.link_forms import NewLinkForm, RevokeLinkForm
+from app.dashboard.pass_checks import barcode_errors
 from app.dashboard.pass_forms import PassDataForm, VoidPassForm, pass_data_form
 from app.dashboard.summaries import owned_or_404
 from app.downloads.links import link_url
@@ -27,13 +28,17 @@ log = logging.getLogger(__name__)
 ID = re.compile(r"[0-9]{1,18}")
 YES_NO = {"yes": True, "no": False}
 MAX_SEARCH_LENGTH = 200
+VOIDED_DATA = (
+    "The pass is voided: its data no longer changes, and Wallet shows it as "
+    "no longer valid."
+)
 
 
 @bp.get("/passes")
 def passes():
     """List the merchant's passes, newest first, with search and filters."""
     merchant_id = current_user.merchant_id
-    filters = _filters(request.args)
+    filters = list_filters(request.args)
     after = _id(request.args.get("after"))
 
     if filters.template_id is not None:
@@ -56,7 +61,8 @@ def passes():
     )
 
 
-def _filters(args: MultiDict) -> pass_queries.PassFilters:
+def list_filters(args: MultiDict) -> pass_queries.PassFilters:
+    """Read the pass list's filters from its query (or form) arguments."""
     return pass_queries.PassFilters(
         serial_prefix=args.get("serial", "").strip()[:MAX_SEARCH_LENGTH],
         text=args.get("text", "").strip()[:MAX_SEARCH_LENGTH],
@@ -85,11 +91,15 @@ def update_pass_data(pass_id: int):
     form = pass_data_form(pass_)
     if not form.validate_on_submit():
         return detail_page(pass_, form)
+    if pass_.is_voided:
+        return detail_page(pass_, form, data_errors=[VOIDED_DATA])
+    data = form.pass_data(pass_.data)
+    problems = barcode_errors(pass_.template, data, pass_.serial_number)
+    if problems:
+        return detail_page(pass_, form, data_errors=problems)
 
     try:
-        service.update_pass(
-            pass_, form.pass_data(pass_.data), actor=f"user:{current_user.id}"
-        )
+        service.update_pass(pass_, data, actor=f"user:{current_user.id}")
     except (PassDataError, PassValidationError) as error:
         # update_pass stored nothing; the form keeps what was typed.
         return detail_page(pass_, form, data_errors=_messages(error))

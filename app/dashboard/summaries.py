@@ -18,7 +18,7 @@ from app.models import (
     WalletLogEntry,
     utcnow,
 )
-from app.push.service import SENT
+from app.push.service import SENT, UNREGISTERED
 
 EXPIRY_WARNING = timedelta(days=30)
 
@@ -111,6 +111,49 @@ def recent_pushes(pass_type: PassType, limit: int = 20) -> list[PushAttempt]:
             .limit(limit)
         )
     )
+
+
+# After this many failed pushes in a row, the pass type's push is "failing".
+FAILING_AFTER = 3
+# Outcomes that show APNs took the push: 410 is an answer about the device.
+REACHED_APNS = (SENT, UNREGISTERED)
+
+
+@dataclass(frozen=True)
+class PushState:
+    text: str
+    is_problem: bool
+
+
+def push_state(pass_type: PassType) -> PushState:
+    """Say how pushing for the pass type goes, from its latest outcomes.
+
+    A problem APNs flagged (a refused certificate) comes first; otherwise the
+    latest pushes decide: none yet, the last few all failed, or working.
+    """
+    if pass_type.push_problem:
+        since = pass_type.push_problem_at
+        when = f" (since {since:%Y-%m-%d %H:%M} UTC)" if since else ""
+        return PushState(pass_type.push_problem + when, True)
+    latest = recent_pushes(pass_type, limit=FAILING_AFTER)
+    if not latest:
+        return PushState("not tried yet: no push has been sent", False)
+    failed = [push for push in latest if push.outcome not in REACHED_APNS]
+    if len(failed) == len(latest):
+        return PushState(f"failing: {_push_failure(latest[0])}", True)
+    reached = next(push for push in latest if push.outcome in REACHED_APNS)
+    text = f"working: APNs took a push at {reached.created_at:%Y-%m-%d %H:%M} UTC"
+    if latest[0].outcome not in REACHED_APNS:
+        return PushState(
+            f"{text}, but the latest failed: {_push_failure(latest[0])}", True
+        )
+    return PushState(text, False)
+
+
+def _push_failure(push: PushAttempt) -> str:
+    if push.status_code:
+        return f"APNs answered {push.status_code} {push.reason or ''}".rstrip()
+    return push.reason or push.outcome
 
 
 PASS_TYPE_LIST_LIMIT = 100

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.dashboard import bp, designer, summaries
+from app.dashboard.pass_checks import barcode_errors
 from app.dashboard.template_forms import (
     ImportTemplateForm,
     IssuePassForm,
@@ -31,13 +33,16 @@ from app.downloads.links import create_link, link_url
 from app.extensions import db
 from app.models import Pass, Template, TemplateUpdate
 from app.passes import service
-from app.passes.bundle import PassDataError
+from app.passes.bundle import PassDataError, placeholders
 from app.passes.importer import PassImportError, import_design
 from app.passes.validation import PassValidationError
 from app.preview.layout import PassPreview, preview_model
 from app.push.service import SENT, UNREGISTERED
 
 log = logging.getLogger(__name__)
+# Validation's words for a field without a key, which the designer reports
+# next to the field's key input.
+KEYLESS_FIELD = re.compile(r"a field in (?P<group>\w+) has no key")
 
 
 @bp.get("/templates")
@@ -121,6 +126,9 @@ def issue_pass(template_id: int):
     form = issue_pass_form(template)
     if not form.validate_on_submit():
         return _detail_page(template, form)
+    problems = barcode_errors(template, form.pass_data({}), form.serial.data)
+    if problems:
+        return _detail_page(template, form, data_errors=problems)
 
     try:
         pass_ = service.issue_pass(
@@ -161,6 +169,7 @@ def _detail_page(
     design_errors=(),
     field_errors: dict[str, str] | None = None,
 ):
+    """Render the template page; the designer shows the form's values and errors."""
     passes = db.session.scalar(
         select(func.count(Pass.id)).where(Pass.template_id == template.id)
     )
@@ -184,6 +193,7 @@ def _detail_page(
         designer=designer,
         design_errors=design_errors,
         field_errors=field_errors or {},
+        images_url=url_for("dashboard.template_images", template_id=template.id),
         latest_update=latest,
         progress=update_progress(latest) if latest else None,
     )
@@ -219,6 +229,8 @@ def save_design(template_id: int):
             field_errors=field_errors,
         )
 
+    new_placeholders = placeholders(draft.design) - placeholders(template.design)
+    new_placeholders.discard("serialNumber")
     template_update = service.update_template_design(
         template,
         draft.design,
@@ -230,6 +242,11 @@ def save_design(template_id: int):
         f"Design saved. {template_update.total} passes with devices are being "
         "re-signed and pushed; the others get the new design when downloaded."
     )
+    for name, count in service.passes_without(template, new_placeholders).items():
+        flash(
+            f"{count} passes issued before have no value for {{{{{name}}}}}: "
+            "they show it empty until their data gives it one."
+        )
     return redirect(url_for("dashboard.template_detail", template_id=template.id))
 
 
@@ -278,8 +295,51 @@ def _apply_form(
     try:
         service.check_design(draft)
     except (PassDataError, PassValidationError) as error:
-        errors += _messages(error)
+        found = _messages(error)
+        field_errors = dict(field_errors)
+        errors += _style_image_errors(found, field_errors)
+        for message in found:
+            if designer.STYLE_IMAGE.match(message):
+                continue
+            if _said(message, errors, field_errors):
+                continue
+            name, message = designer.form_error(message)
+            if name is None:
+                errors.append(message)
+            elif name not in field_errors:
+                field_errors[name] = message
+                errors.append(message)
     return draft, errors, field_errors
+
+
+def _said(message: str, errors: list[str], field_errors: dict[str, str]) -> bool:
+    """Tell whether the designer already said this in its own words."""
+    keyless = KEYLESS_FIELD.fullmatch(message)
+    if keyless:
+        prefix = keyless["group"] + "-"
+        return any(n.startswith(prefix) and n.endswith("-key") for n in field_errors)
+    head = message.split(";", 1)[0]
+    return any(error.split(";", 1)[0] == head for error in errors)
+
+
+def _style_image_errors(messages: list[str], field_errors: dict[str, str]) -> list:
+    """Turn "cannot show a strip image" messages into one next to the style.
+
+    The page links that message to the images page, where they are removed.
+    """
+    found = designer.style_image_error(messages)
+    if found is None:
+        return []
+    style, images = found
+    names = " and ".join(images)
+    message = (
+        f"A {designer.option_label(style).lower()} pass cannot show the {names} "
+        f"image{'s' if len(images) > 1 else ''} this template has: remove "
+        f"{'them' if len(images) > 1 else 'it'} on the images page, then change "
+        "the style."
+    )
+    field_errors.setdefault("style", message)
+    return [message]
 
 
 def _draft(

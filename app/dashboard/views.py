@@ -26,4 +26,5 @@ def overview():
         activity_series=activity.SERIES,
         pass_types=summaries.pass_types(merchant_id),
         expires_soon=summaries.expires_soon,
+        push_state=summaries.push_state,
     )

@@ -56,6 +56,25 @@ def _create(passes: list[Pass], expires_at: datetime | None) -> DownloadLink:
     return link
 
 
+def create_links(passes: Iterable[Pass]) -> list[DownloadLink]:
+    """Give each pass a new link of its own in one flush; the caller commits.
+
+    For many passes at once, such as a chunk of a mail batch: the links are
+    inserted in a statement or two, and the caller commits them with its own
+    changes.
+    """
+    links = [
+        DownloadLink(
+            token=secrets.token_urlsafe(24),
+            items=[DownloadLinkPass(pass_id=pass_.id, position=0)],
+        )
+        for pass_ in passes
+    ]
+    db.session.add_all(links)
+    db.session.flush()
+    return links
+
+
 def link_url(link: DownloadLink) -> str:
     """Return the absolute URL of a link's page, on PUBLIC_URL."""
     # Built from the URL map, not url_for: commands and jobs have no request.

@@ -78,29 +78,33 @@ def sample_values(design: Any) -> dict[str, Any]:
     return samples
 
 
-def fill_placeholders(design: Any, values: dict[str, Any]) -> Any:
+def fill_placeholders(
+    design: Any, values: dict[str, Any], missing: str | None = None
+) -> Any:
     """Replace every {{name}} in the design's strings with its value.
 
     A string that is only a placeholder takes the value's own type, so numbers
-    stay numbers. A name without a value raises PassDataError.
+    stay numbers. A name without a value raises PassDataError, or becomes
+    `missing` when that is given.
     """
     if isinstance(design, dict):
-        return {k: fill_placeholders(v, values) for k, v in design.items()}
+        return {k: fill_placeholders(v, values, missing) for k, v in design.items()}
     if isinstance(design, list):
-        return [fill_placeholders(v, values) for v in design]
+        return [fill_placeholders(v, values, missing) for v in design]
     if not isinstance(design, str):
         return design
     whole = PLACEHOLDER.fullmatch(design.strip())
     if whole:
-        return _value(whole.group(1), values)
-    return PLACEHOLDER.sub(lambda m: str(_value(m.group(1), values)), design)
+        return _value(whole.group(1), values, missing)
+    return PLACEHOLDER.sub(lambda m: str(_value(m.group(1), values, missing)), design)
 
 
-def _value(name: str, values: dict[str, Any]) -> Any:
-    try:
+def _value(name: str, values: dict[str, Any], missing: str | None) -> Any:
+    if name in values:
         return values[name]
-    except KeyError:
-        raise PassDataError(f"no value for the placeholder {{{{{name}}}}}") from None
+    if missing is not None:
+        return missing
+    raise PassDataError(f"no value for the placeholder {{{{{name}}}}}")
 
 
 def render_pass_json(
@@ -113,10 +117,15 @@ def render_pass_json(
     authentication_token: str,
     web_service_url: str,
     is_voided: bool = False,
+    missing: str | None = None,
 ) -> dict[str, Any]:
-    """Fill a template's design with a pass's data and add the per-pass keys."""
+    """Fill a template's design with a pass's data and add the per-pass keys.
+
+    `missing` stands in for placeholders the data has no value for; without
+    it they raise PassDataError.
+    """
     values = {**data, "serialNumber": serial_number}
-    body = fill_placeholders(copy.deepcopy(design), values)
+    body = fill_placeholders(copy.deepcopy(design), values, missing)
     for key in PER_PASS_KEYS:
         body.pop(key, None)
     pass_json = {"formatVersion": 1, **body}

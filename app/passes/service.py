@@ -35,6 +35,7 @@ from app.passes.bundle import (
 )
 from app.passes.importer import ImportedDesign
 from app.passes.validation import style_of
+from app.webhooks import events
 
 log = logging.getLogger(__name__)
 
@@ -137,20 +138,32 @@ def render_template_sample(template: Template) -> dict[str, bytes]:
     )
 
 
-def render_files(pass_: Pass) -> dict[str, bytes]:
-    """Return the pass's bundle files, before the manifest and signature."""
+def render_files(pass_: Pass, *, strict: bool = False) -> dict[str, bytes]:
+    """Return the pass's bundle files, before the manifest and signature.
+
+    A placeholder the template gained after the pass was issued shows empty
+    until the pass's data gives it a value; with `strict` it raises
+    PassDataError instead, as new data must fill every placeholder.
+    """
     return _render(
         pass_.template,
         pass_.data,
         serial_number=pass_.serial_number,
         authentication_token=pass_.authentication_token,
         is_voided=pass_.is_voided,
+        missing=None if strict else "",
     )
 
 
-def check_pass(pass_: Pass) -> None:
-    """Raise PassDataError or PassValidationError if the pass cannot be signed."""
-    validate_files(render_files(pass_), allow_http=current_app.config["DEVELOPMENT"])
+def check_pass(pass_: Pass, *, strict: bool = True) -> None:
+    """Raise PassDataError or PassValidationError if the pass cannot be signed.
+
+    `strict` refuses data that leaves a placeholder without a value.
+    """
+    validate_files(
+        render_files(pass_, strict=strict),
+        allow_http=current_app.config["DEVELOPMENT"],
+    )
 
 
 def _render(
@@ -160,6 +173,7 @@ def _render(
     serial_number: str,
     authentication_token: str,
     is_voided: bool = False,
+    missing: str | None = None,
 ) -> dict[str, bytes]:
     pass_json = render_pass_json(
         template.design,
@@ -170,6 +184,7 @@ def _render(
         authentication_token=authentication_token,
         web_service_url=web_service_url(),
         is_voided=is_voided,
+        missing=missing,
     )
     images = {image.path: image.content for image in template.images}
     return bundle_files(pass_json, images, template.localizations)
@@ -221,11 +236,14 @@ def update_pass(
     *,
     is_voided: bool | None = None,
     actor: str = "system",
+    push: bool = True,
 ) -> Pass:
     """Change a pass's data or voided flag, then push to its devices.
 
     The pass is rendered and checked before anything is stored, so bad data
     raises PassDataError or PassValidationError and leaves the pass as it was.
+    With `push` False no push job is queued: the caller pushes itself (the
+    merchant API does, to answer with the outcomes).
     """
     if data is not None:
         pass_.data = dict(data)
@@ -233,7 +251,8 @@ def update_pass(
     if is_voided is not None:
         pass_.is_voided = is_voided
     try:
-        check_pass(pass_)
+        # Voiding alone keeps the data as it is, whatever the template gained.
+        check_pass(pass_, strict=data is not None)
     except ValueError:
         db.session.rollback()
         raise
@@ -244,7 +263,9 @@ def update_pass(
         audit.record(action, pass_.serial_number, merchant_id, actor)
     db.session.commit()
     log.info("pass %s updated", pass_.serial_number)
-    jobs.enqueue("app.push.service.push_pass_updates", [pass_.id])
+    events.pass_updated(pass_)
+    if push:
+        jobs.enqueue("app.push.service.push_pass_updates", [pass_.id])
     return pass_
 
 
@@ -270,6 +291,21 @@ def update_template_design(
     return start_template_update(template)
 
 
+def passes_without(template: Template, names: set[str]) -> dict[str, int]:
+    """Count the template's passes whose data has no value for each name."""
+    counts = {}
+    for name in sorted(names):
+        count = db.session.scalar(
+            select(func.count(Pass.id)).where(
+                Pass.template_id == template.id,
+                Pass.data[name].as_string().is_(None),
+            )
+        )
+        if count:
+            counts[name] = count
+    return counts
+
+
 def start_template_update(template: Template) -> TemplateUpdate:
     """Mark every pass of the template changed and start re-signing and pushing."""
     tag = mark_template_changed(template)
@@ -284,6 +320,7 @@ def start_template_update(template: Template) -> TemplateUpdate:
     db.session.add(template_update)
     db.session.commit()
     log.info("template %s changed: %s passes with devices", template.id, with_devices)
+    events.template_updated(template, tag)
     jobs.enqueue("app.passes.template_updates.run_template_update", template_update.id)
     return template_update
 

@@ -1,6 +1,7 @@
 """Checks a pass must pass before it is signed; see PASSKIT.md §3 and §4."""
 
 import re
+from datetime import datetime
 from typing import Any
 
 STYLES = ("boardingPass", "coupon", "eventTicket", "generic", "storeCard")
@@ -155,10 +156,17 @@ def _is_rgb(value: Any) -> bool:
 def _check_dates(pass_json: dict[str, Any]) -> list[str]:
     errors = []
     for key in ("relevantDate", "expirationDate"):
-        if key in pass_json and not _is_date_time(pass_json[key]):
+        if key not in pass_json:
+            continue
+        if not _has_date_shape(pass_json[key]):
             errors.append(
                 f"{key} must be a W3C date-time with seconds and an offset, "
                 "like 2026-03-06T08:05:52+00:00"
+            )
+        elif calendar_problem(pass_json[key]) is not None:
+            errors.append(
+                f"{key} {pass_json[key]} is not a real date and time: "
+                f"{calendar_problem(pass_json[key])}"
             )
     relevant_dates = pass_json.get("relevantDates", [])
     if not isinstance(relevant_dates, list) or not all(
@@ -174,7 +182,24 @@ def _check_dates(pass_json: dict[str, Any]) -> list[str]:
 
 
 def _is_date_time(value: Any) -> bool:
+    return _has_date_shape(value) and calendar_problem(value) is None
+
+
+def _has_date_shape(value: Any) -> bool:
     return isinstance(value, str) and DATE_TIME.match(value) is not None
+
+
+def calendar_problem(value: str) -> str | None:
+    """Say why a date-time of the right shape names no real moment, or None.
+
+    The shape check lets 2027-02-30 or an hour of 99 through; the calendar
+    does not.
+    """
+    try:
+        datetime.fromisoformat(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _check_fields(pass_json: dict[str, Any], style: str) -> list[str]:

@@ -1,6 +1,7 @@
 """Drawing a pass's barcode as a PNG, the way Wallet would print it."""
 
 import io
+from typing import Any
 
 import pdf417gen
 import segno
@@ -147,3 +148,24 @@ def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG", optimize=True)
     return buffer.getvalue()
+
+
+def barcode_problem(barcode: Any) -> str | None:
+    """Say why a pass.json barcode entry cannot be drawn or scanned, or None.
+
+    The same check as the preview's: an empty message, characters its
+    messageEncoding cannot hold, or a message too long for the format.
+    """
+    if not isinstance(barcode, dict):
+        return None
+    message = barcode.get("message")
+    encoding = barcode.get("messageEncoding")
+    try:
+        barcode_png(
+            str(barcode.get("format", "")),
+            message if isinstance(message, str) else "",
+            encoding if isinstance(encoding, str) else "iso-8859-1",
+        )
+    except BarcodeError as exc:
+        return str(exc)
+    return None

@@ -23,6 +23,7 @@ from app.models import (
 )
 from app.passes.service import signing_identity
 from app.push.apns import APNsClient, PushResult
+from app.webhooks import events
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,10 @@ def push_to_tokens(pass_type: PassType, tokens: dict[str, int]) -> Counter:
         return Counter()
     results = client.send_notification_batch(tokens, pass_type.pass_type_identifier)
     outcomes = {token: outcome_of(result) for token, result in results.items()}
+    # Described now: the registrations of dead tokens are removed below.
+    failures = events.push_failures(
+        pass_type, {t: o for t, o in outcomes.items() if o != SENT}, results
+    )
 
     db.session.execute(
         insert(PushAttempt),
@@ -146,10 +151,11 @@ def push_to_tokens(pass_type: PassType, tokens: dict[str, int]) -> Counter:
     gone = {
         token: dead[outcome] for token, outcome in outcomes.items() if outcome in dead
     }
-    if gone:
-        remove_registrations(pass_type, gone)
+    removed = remove_registrations(pass_type, gone) if gone else []
     _flag_problems(pass_type, results, outcomes)
     db.session.commit()
+    events.passes_removed(pass_type, removed)
+    events.emit(pass_type.merchant_id, events.PUSH_FAILED, failures)
 
     counts = Counter(outcomes.values())
     log.info(
@@ -160,11 +166,14 @@ def push_to_tokens(pass_type: PassType, tokens: dict[str, int]) -> Counter:
     return counts
 
 
-def remove_registrations(pass_type: PassType, reasons: dict[str, str]) -> None:
+def remove_registrations(
+    pass_type: PassType, reasons: dict[str, str]
+) -> list[tuple[str, str, str]]:
     """Drop the pass type's registrations of tokens APNs called dead.
 
     `reasons` maps each dead push token to why its registrations go; one
-    RegistrationRemoval is recorded per registration dropped.
+    RegistrationRemoval is recorded per registration dropped. Returns them as
+    (serial number, device library identifier, reason); the caller commits.
     """
     passes_of_type = select(Pass.id).where(Pass.pass_type_id == pass_type.id)
     tokens = list(reasons)
@@ -176,13 +185,15 @@ def remove_registrations(pass_type: PassType, reasons: dict[str, str]) -> None:
                 Registration.pass_id,
                 Registration.push_token,
                 Device.library_identifier,
+                Pass.serial_number,
             )
             .join(Registration.device)
+            .join(Registration.pass_)
             .where(Registration.push_token.in_(tokens[start : start + CHUNK]))
             .where(Registration.pass_id.in_(passes_of_type))
         ).all()
     if not removed:
-        return
+        return []
 
     ids = [row.id for row in removed]
     for start in range(0, len(ids), CHUNK):
@@ -203,6 +214,10 @@ def remove_registrations(pass_type: PassType, reasons: dict[str, str]) -> None:
         ],
     )
     delete_idle_devices()
+    return [
+        (row.serial_number, row.library_identifier, reasons[row.push_token])
+        for row in removed
+    ]
 
 
 def delete_idle_devices() -> None:

@@ -17,6 +17,7 @@ from app.models import (
     WalletLogEntry,
 )
 from app.push.service import delete_idle_devices
+from app.webhooks import events
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +45,16 @@ def register_device(library_identifier: str, pass_: Pass, push_token: str) -> bo
     """
     for attempt in range(2):
         try:
-            return _register(library_identifier, pass_, push_token)
+            created = _register(library_identifier, pass_, push_token)
         except IntegrityError:
             # A concurrent call created the same device or registration.
             db.session.rollback()
             if attempt:
                 raise
+        else:
+            if created:
+                events.pass_installed(pass_, library_identifier)
+            return created
     raise AssertionError("unreachable")
 
 
@@ -107,6 +112,10 @@ def unregister_device(library_identifier: str, pass_: Pass) -> bool:
         "device …%s unregistered from pass %s",
         library_identifier[-6:],
         pass_.serial_number,
+    )
+    events.passes_removed(
+        pass_.pass_type,
+        [(pass_.serial_number, library_identifier, REMOVED_BY_DEVICE)],
     )
     return True
 

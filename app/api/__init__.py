@@ -1,0 +1,121 @@
+"""The merchant REST API under /api/v1, its OpenAPI document and its docs page.
+
+Every call but the document and the docs needs `Authorization: Bearer <key>`
+with one of the merchant's API keys (made in the dashboard); what a key sees
+is its merchant's alone. Errors are RFC 9457 problems (app.api.problems).
+"""
+
+import hashlib
+import http
+
+from flask import Flask, current_app, g, request
+from flask_smorest import Api, Blueprint
+from flask_smorest.utils import prepare_response
+
+from app.api import keys
+from app.api.problems import MEDIA_TYPE, ApiProblem
+from app.api.schemas import ProblemSchema
+from app.extensions import csrf, limiter
+
+PREFIX = "/api/v1"
+
+SPEC_SETTINGS = {
+    "API_TITLE": "Passline merchant API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": PREFIX,
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    # Swagger UI's files are vendored in static/, never loaded from a CDN.
+    "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
+    "API_SPEC_OPTIONS": {
+        "info": {
+            "description": (
+                "Issue, update and void Apple Wallet passes. Authenticate with "
+                "`Authorization: Bearer <key>` using an API key from the "
+                "dashboard. A pass is named by its pass type identifier and "
+                "serial number. Errors are RFC 9457 problem details "
+                "(`application/problem+json`)."
+            )
+        },
+        "components": {
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key made in the dashboard (pl_...).",
+                }
+            }
+        },
+        "security": [{"apiKey": []}],
+    },
+}
+
+bp = Blueprint(
+    "api",
+    __name__,
+    url_prefix=PREFIX,
+    description="Passes and templates of the merchant whose key is used.",
+)
+
+
+class PasslineApi(Api):
+    """flask-smorest's Api, documenting every error as a problem."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_error_handlers(self) -> None:
+        # app.errors answers every error, and hands /api ones to app.api.problems.
+        pass
+
+    def _register_responses(self) -> None:
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, MEDIA_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "A problem", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, MEDIA_TYPE)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+
+@bp.before_request
+def authenticate() -> None:
+    """Find the merchant's key in the Authorization header, or answer 401."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    api_key = None
+    if scheme.lower() == "bearer":
+        api_key = keys.find_active_key(token.strip())
+    if api_key is None:
+        raise ApiProblem(
+            401,
+            "Send `Authorization: Bearer <key>` with a working API key "
+            "(the dashboard's API keys page makes them).",
+            headers={"WWW-Authenticate": 'Bearer realm="Passline API"'},
+        )
+    keys.mark_used(api_key)
+    g.api_key = api_key
+
+
+def rate_limit_key() -> str:
+    """Count requests per API key (by a hash of the header), else per address."""
+    header = request.headers.get("Authorization")
+    if header:
+        return "api:" + hashlib.sha256(header.encode()).hexdigest()
+    return "api-address:" + (request.remote_addr or "")
+
+
+def init_app(app: Flask) -> None:
+    """Register the API blueprint, its OpenAPI document and its docs page."""
+    for name, value in SPEC_SETTINGS.items():
+        app.config.setdefault(name, value)
+    api = PasslineApi(app)
+    # API clients authenticate each call with a bearer key; no cookies.
+    csrf.exempt(bp)
+    api.register_blueprint(bp)
+
+
+limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_limit_key)(bp)
+
+from app.api import passes  # noqa: E402, F401  (registers the routes on bp)
