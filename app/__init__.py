@@ -6,10 +6,7 @@ import os
 from flask import Flask
 
 from app import config
-from app.extensions import csrf, db, limiter, login_manager, migrate
-
-# Aliased: the app.mail package, once imported, takes the name `mail` here.
-from app.extensions import mail as mailman
+from app.extensions import csrf, db, limiter, login_manager, mailer, migrate
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +42,7 @@ def create_app(
     migrate.init_app(app, db, directory=config.MIGRATIONS_DIR)
     csrf.init_app(app)
     limiter.init_app(app)
-    mailman.init_app(app)
+    mailer.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Sign in to see that page."

@@ -31,7 +31,7 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-mail = Mail()
+mailer = Mail()
 # No default limits: only the routes that name one (sign-in) are limited.
 limiter = Limiter(key_func=get_remote_address)
 

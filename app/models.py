@@ -364,11 +364,15 @@ class MailBatch(db.Model):
     """Emails of download links to the customers of some of a merchant's passes."""
 
     __tablename__ = "mail_batches"
+    # A dashboard form's nonce starts one batch: a double submit starts none.
+    __table_args__ = (UniqueConstraint("merchant_id", "request_nonce"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     # "user:12", "cli": who asked for the emails.
     created_by: Mapped[str] = mapped_column(String(100))
+    # The nonce of the form that asked for the batch; None from the CLI or API.
+    request_nonce: Mapped[str | None] = mapped_column(String(64))
     # Deliveries in the batch, and how many were sent or failed so far.
     total: Mapped[int] = mapped_column(default=0)
     sent: Mapped[int] = mapped_column(default=0)
@@ -548,6 +552,9 @@ class BulkImport(db.Model):
     refused: Mapped[int] = mapped_column(default=0)
     # [[line, [message, ...]], ...]: the rows the last run refused, and why.
     refused_rows: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # How the file was read and the mapping's first rows checked, stored when
+    # the mapping is chosen (app.passes.bulk.runs.stored_preview).
+    preview: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Why the run stopped, or why the emails could not be started.
     problem: Mapped[str | None] = mapped_column(Text)
     mail_batch_id: Mapped[int | None] = mapped_column(

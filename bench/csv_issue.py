@@ -2,7 +2,7 @@
 
 The bench goes the merchant's way: it uploads the CSV to the dashboard and
 asks to create the passes and email them; a background job issues the rows a
-chunk at a time (app.passes.bulk_issue), then a mail batch sends each link to
+chunk at a time (app.passes.bulk.rows), then a mail batch sends each link to
 an SMTP server on loopback (aiosmtpd, in a child process so that it does not
 share our GIL and the figure is Passline's). It then compares the bulk path with
 issuing the same number of rows one by one through issue_pass and a link each.
@@ -28,10 +28,10 @@ from app.downloads.links import create_link
 from app.extensions import db
 from app.models import BulkImport, MailBatch, Pass, Template
 from app.passes import service
-from app.passes.bulk_issue import BulkRow, issue_passes
+from app.passes.bulk.rows import PassRow, issue_passes
 from bench.bench_app import make_app, make_pass_type
 from bench.pass_list import CSRF, PASS_TYPE_ID, TEAM_ID, signed_in_client
-from bench.smtp_process import SMTPProcess
+from bench.smtp_server import SMTPProcess
 
 ROUNDS = 3
 NAMES = ["Zoë Ångström", "李雷", "Ann Lee", "José Núñez", "Ōta Hiroshi", "Søren Kierk"]
@@ -128,7 +128,7 @@ def issue_from_dashboard(app: Flask, content: bytes, template_id: int) -> dict:
     return figures
 
 
-def one_by_one(template: Template, rows: list[BulkRow]) -> None:
+def one_by_one(template: Template, rows: list[PassRow]) -> None:
     """Issue each row as the dashboard's single-pass form does: a pass, a link."""
     for row in rows:
         pass_ = service.issue_pass(
@@ -140,7 +140,7 @@ def one_by_one(template: Template, rows: list[BulkRow]) -> None:
         create_link(pass_)
 
 
-def in_bulk(template: Template, rows: list[BulkRow]) -> None:
+def in_bulk(template: Template, rows: list[PassRow]) -> None:
     issue_passes(template, rows)
 
 
@@ -151,7 +151,7 @@ def compare(template: Template, count: int) -> dict[str, float]:
     for round_number in range(ROUNDS):
         for index, (name, way) in enumerate(ways.items()):
             rows = [
-                BulkRow(
+                PassRow(
                     line=number + 2,
                     data={"holder": f"Guest {number}", "seat": "A 1", "gate": "3"},
                     serial_number=f"cmp-{round_number}-{index}-{number}",

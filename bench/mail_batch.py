@@ -6,7 +6,7 @@ RECORD_EVERY per commit. one_by_one below is the way it worked before, kept
 here only to compare: each delivery loaded by its id, its link looked up (and
 made) on its own, its outcome committed on its own. Both send over one SMTP
 connection per chunk of CHUNK emails to aiosmtpd in a child process
-(bench/smtp_process.py), so the figures are Passline's and not the server's.
+(bench/smtp_server.py), so the figures are Passline's and not the server's.
 
 Two kinds of passes: ones issued in bulk, whose links the batch reuses, and
 ones whose links were deleted, so every email needs a new link.
@@ -25,7 +25,7 @@ from sqlalchemy import delete, or_, select
 from app.demo import demo_design
 from app.devchain import make_development_chain
 from app.downloads.links import create_link, link_url
-from app.extensions import db, mail
+from app.extensions import db, mailer
 from app.mail import batches, run_mail_batch, start_mail_batch
 from app.mail.compose import link_email
 from app.models import (
@@ -41,10 +41,10 @@ from app.models import (
     utcnow,
 )
 from app.passes import service
-from app.passes.bulk_issue import BulkRow, issue_passes
+from app.passes.bulk.rows import PassRow, issue_passes
 from bench.bench_app import make_app, make_pass_type
 from bench.pass_list import PASS_TYPE_ID, TEAM_ID
-from bench.smtp_process import SMTPProcess
+from bench.smtp_server import SMTPProcess
 
 ROUNDS = 3
 ID_CHUNK = 500
@@ -106,7 +106,7 @@ def one_by_one(batch_id: int) -> None:
         .limit(batches.CHUNK)
     )
     while chunk := list(db.session.scalars(queued)):
-        connection = mail.get_connection()
+        connection = mailer.get_connection()
         connection.open()
         for delivery_id in chunk:
             delivery = db.session.get(MailDelivery, delivery_id)
@@ -153,7 +153,7 @@ WAYS: dict[str, Callable[[int], None]] = {
 def issue(template: Template, count: int, prefix: str) -> list[int]:
     """Issue passes with an email each, in bulk; return their ids."""
     rows = [
-        BulkRow(
+        PassRow(
             line=number + 2,
             data={"holder": f"Guest {number}", "seat": "A 1", "gate": "3"},
             serial_number=f"{prefix}-{number}",

@@ -20,7 +20,7 @@ from app.demo import demo_design
 from app.devchain import DevelopmentChain, make_development_chain
 from app.extensions import db
 from app.models import Device, Pass, Registration, UpdateCounter, utcnow
-from app.passes import service
+from app.passes import queries, service
 from bench.bench_app import make_app, make_pass_type
 
 PASS_TYPE_ID = "pass.bench.passline.tickets"
@@ -225,10 +225,10 @@ def measure_all(app: Flask, ids: list[int], merchant_id: int, festival: int) -> 
     timed = measure({name: page_request(client, url) for name, url in pages.items()})
 
     with app.app_context():
-        own = pass_queries.own_pass_type_ids(merchant_id)
-    base = pass_queries.filtered_passes(own, pass_queries.PassFilters())
+        own = queries.own_pass_type_ids(merchant_id)
+    base = queries.filtered_passes(own, queries.PassFilters())
     newest_first = base.with_only_columns(Pass.id).order_by(Pass.id.desc())
-    queries = measure(
+    timed_queries = measure(
         {
             "keyset": query_run(
                 app, newest_first.where(Pass.id < cursor).limit(size + 1)
@@ -238,10 +238,10 @@ def measure_all(app: Flask, ids: list[int], merchant_id: int, festival: int) -> 
             ),
         }
     )
-    keyset_rows, offset_rows = queries["keyset"][1], queries["offset"][1]
+    keyset_rows, offset_rows = timed_queries["keyset"][1], timed_queries["offset"][1]
     if keyset_rows != offset_rows or len(keyset_rows) != size + 1:
         raise SystemExit("the keyset and OFFSET queries found different passes")
-    return {"pages": timed, "queries": queries}
+    return {"pages": timed, "queries": timed_queries}
 
 
 def report(

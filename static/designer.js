@@ -1,15 +1,11 @@
-// Template page: the designer's live preview, and the progress of the last
-// saved change while its passes are re-signed and pushed.
+// Template page: the designer's live preview. The progress of the last saved
+// change is followed by progress.js.
 (function () {
   "use strict";
 
   var form = document.getElementById("design-form");
   if (form) {
     livePreview(form);
-  }
-  var progress = document.getElementById("template-update");
-  if (progress && progress.dataset.finished !== "true") {
-    followProgress(progress);
   }
 
   // Each edit redraws the preview from the server, which applies the form
@@ -53,42 +49,5 @@
 
     document.addEventListener("input", schedule);
     document.addEventListener("change", schedule);
-  }
-
-  function followProgress(section) {
-    var bar = section.querySelector("progress");
-
-    function show(state) {
-      ["done", "total", "sent", "failed", "removed"].forEach(function (name) {
-        section.querySelector('[data-progress="' + name + '"]').textContent =
-          state[name];
-      });
-      bar.max = state.total || 1;
-      bar.value = state.total ? state.done : state.finished ? 1 : 0;
-      if (state.finished) {
-        section.querySelector('[data-progress="state"]').textContent = "Finished";
-        section.dataset.finished = "true";
-      }
-    }
-
-    function poll() {
-      fetch(section.dataset.progressUrl, { credentials: "same-origin" })
-        .then(function (response) {
-          return response.ok ? response.json() : null;
-        })
-        .then(function (state) {
-          if (state) {
-            show(state);
-          }
-          if (!state || !state.finished) {
-            setTimeout(poll, 1000);
-          }
-        })
-        .catch(function () {
-          setTimeout(poll, 5000);
-        });
-    }
-
-    poll();
   }
 })();

@@ -1,13 +1,20 @@
 """The merchant REST API: keys, each endpoint's answers, problems, idempotency."""
 
 import json
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from redis import Redis
+from rq import Queue
+from sqlalchemy import event, func, select, update
 
+from app import jobs
 from app.api import keys
+from app.api.idempotency import IN_PROGRESS_LEASE
 from app.extensions import db
 from app.merchants import create_merchant
 from app.models import (
@@ -16,10 +23,14 @@ from app.models import (
     IdempotentRequest,
     Pass,
     SignedBundle,
+    WebhookDelivery,
     utcnow,
 )
 from app.passes import service
+from app.push.service import PushSummary, push_passes_now
 from app.wallet.registrations import register_device
+from app.webhooks import endpoints
+from app.webhooks.events import DELIVER_JOB, PASS_UPDATED
 from tests.bundle_check import unzip, verify_bundle
 
 DATA = {"holder": "Ann", "seat": "A1", "gate": "3"}
@@ -390,6 +401,29 @@ def test_update_merges_data_resigns_and_summarizes_pushes(
     assert b"B7" in unzip(signed.content)["pass.json"]
 
 
+def test_pushing_now_signs_pushes_and_sums_up_for_the_api(apns, issued_pass):
+    register_device("a" * 32, issued_pass, FIRST)
+    register_device("b" * 32, issued_pass, SECOND)
+    apns.respond(SECOND, (400, "BadDeviceToken"))
+
+    summary = push_passes_now([issued_pass])
+
+    assert summary.push_tokens == 2
+    assert summary.as_dict() == {
+        "push_tokens": 2,
+        "sent": 1,
+        "failed": 0,
+        "unregistered": 0,
+        "bad_device_token": 1,
+        "certificate_rejected": 0,
+    }
+    assert sorted(r.token for r in apns.requests) == sorted([FIRST, SECOND])
+    signed = db.session.get(SignedBundle, issued_pass.id)
+    assert signed is not None and signed.update_tag == issued_pass.update_tag
+    assert push_passes_now([]) == PushSummary()
+    assert PushSummary().as_dict()["push_tokens"] == 0
+
+
 def test_update_without_devices_pushes_nothing(api, apns, issued_pass):
     response = api.patch(_path(issued_pass), json={"data": {"gate": 9}})
 
@@ -554,6 +588,49 @@ def test_bulk_update_pushes_every_changed_pass_once(api, apns, template):
     assert body["results"][3]["pass"]["data"]["seat"] == "C2"
 
 
+def test_bulk_update_records_its_webhook_events_in_one_go(
+    app, api, template, merchant, redis_url
+):
+    serials = ["E-1", "E-2", "E-3"]
+    for serial in serials:
+        service.issue_pass(template, DATA, serial)
+    endpoints.create_endpoint(
+        merchant.id, "http://127.0.0.1:9/hook", [PASS_UPDATED], actor="test"
+    )
+    # Jobs wait in Redis, so each one queued can be counted.
+    Redis.from_url(redis_url).flushdb()
+    app.config.update(
+        JOB_QUEUE="rq", REDIS_URL=redis_url, RQ_QUEUE="passline-api", JOB_TIMEOUT=10
+    )
+    app.extensions["passline.jobs"] = jobs.RedisQueue(app)
+    queue = Queue("passline-api", connection=Redis.from_url(redis_url))
+    lookups = []
+
+    def count_lookups(_conn, _cursor, statement, *_args):
+        if "FROM webhook_endpoints" in statement:
+            lookups.append(statement)
+
+    ptid = "pass.test.passline.tickets"
+    items = [
+        {"pass_type_identifier": ptid, "serial_number": s, "data": {"seat": "D4"}}
+        for s in serials
+    ]
+    event.listen(db.engine, "before_cursor_execute", count_lookups)
+    try:
+        response = api.patch("/passes/bulk", json={"items": items})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count_lookups)
+
+    assert response.status_code == 200
+    assert response.get_json()["updated"] == 3
+    assert len(lookups) == 1
+    assert [job.func_name for job in queue.get_jobs()] == [DELIVER_JOB]
+    deliveries = db.session.scalars(select(WebhookDelivery)).all()
+    assert sorted(d.payload["data"]["serialNumber"] for d in deliveries) == serials
+    assert {d.event_type for d in deliveries} == {PASS_UPDATED}
+    assert len({d.event_id for d in deliveries}) == 3
+
+
 # Idempotency
 
 
@@ -641,6 +718,44 @@ def test_a_key_still_being_answered_is_a_409_problem(api, template):
     assert len(_passes()) == 1
 
 
+def test_a_retry_takes_over_a_key_abandoned_past_its_lease(api, template):
+    payload = {"template_id": template.id, "data": DATA}
+    headers = {"Idempotency-Key": "crashed-one"}
+    assert api.post("/passes", json=payload, headers=headers).status_code == 201
+
+    def started(ago: timedelta) -> None:
+        # As if the first request's process had died before it answered.
+        db.session.execute(
+            update(IdempotentRequest).values(
+                status_code=None, response_body=None, created_at=utcnow() - ago
+            )
+        )
+        db.session.commit()
+
+    started(IN_PROGRESS_LEASE - timedelta(minutes=1))
+    within_lease = api.post("/passes", json=payload, headers=headers)
+    assert_problem(within_lease, 409, "urn:passline:problem:idempotency-key-in-use")
+
+    started(IN_PROGRESS_LEASE + timedelta(seconds=5))
+    other_body = api.post(
+        "/passes", json={**payload, "data": {**DATA, "seat": "Z"}}, headers=headers
+    )
+    assert_problem(other_body, 422, "urn:passline:problem:idempotency-key-reused")
+    retry = api.post("/passes", json=payload, headers=headers)
+
+    assert retry.status_code == 201
+    assert "Idempotent-Replayed" not in retry.headers
+    assert len(_passes()) == 2
+    db.session.expire_all()
+    stored = db.session.scalar(select(IdempotentRequest))
+    assert stored.status_code == 201
+    assert utcnow() - stored.created_at < timedelta(minutes=1)
+    again = api.post("/passes", json=payload, headers=headers)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == retry.get_json()
+    assert len(_passes()) == 2
+
+
 def test_bulk_create_honours_the_idempotency_key(api, template):
     payload = {"items": [{"template_id": template.id, "data": DATA}] * 3}
     headers = {"Idempotency-Key": "batch-7"}
@@ -691,6 +806,42 @@ def test_too_many_calls_get_a_429_problem(app, api):
 
     assert statuses == [200, 200]
     assert_problem(limited, 429)
+
+
+def test_made_up_keys_count_against_their_address(app, client, api):
+    app.config["API_RATE_LIMIT"] = "3 per minute"
+
+    def made_up(n: int):
+        headers = {"Authorization": f"Bearer pl_made-up-{n}"}
+        return client.get("/api/v1/templates", headers=headers)
+
+    statuses = [made_up(n).status_code for n in range(3)]
+    fourth = made_up(3)
+    no_header = client.get("/api/v1/templates")
+
+    assert statuses == [401, 401, 401]
+    assert_problem(fourth, 429)
+    assert_problem(no_header, 429)
+    # A working key has a count of its own, not its address's.
+    assert api.get("/templates").status_code == 200
+
+
+def test_a_key_is_counted_once_however_its_header_is_written(
+    app, client, api, merchant
+):
+    app.config["API_RATE_LIMIT"] = "2 per minute"
+    _, other_key = keys.create_key(merchant.id, "Second script", "user:1")
+
+    def call(header: str):
+        return client.get("/api/v1/templates", headers={"Authorization": header})
+
+    first = call(f"Bearer {api.key}")
+    second = call(f"bearer {api.key}")
+    limited = call(f"BEARER  {api.key}")
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert_problem(limited, 429)
+    assert call(f"Bearer {other_key}").status_code == 200
 
 
 def test_api_calls_need_no_csrf_token(app, api, template):
@@ -760,3 +911,22 @@ def test_bulk_update_refuses_a_pass_type_id_no_database_can_hold(api, issued_pas
     (result,) = response.get_json()["results"]
     assert result["status"] == 422
     assert "pass_type_identifier" in result["problem"]["errors"]["json"]
+
+
+# Layering
+
+
+def test_the_api_does_not_import_the_dashboard():
+    code = (
+        "import sys, app.api.passes; "
+        "print([m for m in sys.modules if m.startswith('app.dashboard')])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert result.stdout.strip() == "[]"

@@ -1,5 +1,7 @@
 """Signing up, in and out of the dashboard, with CSRF and rate limits on."""
 
+import html
+
 import pytest
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
@@ -167,3 +169,22 @@ def test_session_cookie_flags(client, auth, merchant):
     assert "HttpOnly" in cookie
     assert "Secure" in cookie
     assert "SameSite=Lax" in cookie
+
+
+def test_signup_says_why_an_email_is_refused(client):
+    path = "/account/signup"
+    response = client.post(
+        path,
+        data={
+            "business": "New Cafe",
+            "email": "owner@newcafe.test",
+            "password": "long enough pw",
+            "confirm": "long enough pw",
+            "csrf_token": csrf_token(client, path),
+        },
+    )
+
+    text = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 200
+    assert "special-use or reserved name" in text
+    assert "Invalid email address." not in text

@@ -20,8 +20,10 @@ from app.models import (
     MailBatch,
     Pass,
 )
-from app.passes import bulk_imports, bulk_issue, service
-from app.passes.csv_import import MAX_ROWS, CsvError, read_csv
+from app.passes import service
+from app.passes.bulk import rows as bulk_rows
+from app.passes.bulk import runs
+from app.passes.bulk.csv_file import MAX_ROWS, CsvError, read_csv
 from tests.conftest import csrf_token
 
 HEADER = ["Serial", "Holder", "Seat", "Gate", "E-mail"]
@@ -242,7 +244,7 @@ def test_a_file_that_is_no_usable_csv_gets_a_clear_error(
 
     response = _upload(client, template.id, content, filename="guests.png")
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert message in _text(response)
     assert db.session.scalar(select(func.count(BulkImport.id))) == 0
 
@@ -276,14 +278,90 @@ def test_an_unmapped_placeholder_is_named_and_blocks_the_run(client, auth, templ
     ]
 
 
+def test_the_preview_is_stored_with_the_mapping_not_made_on_each_view(
+    client, auth, template
+):
+    auth.login()
+    _upload(client, template.id, _csv([cells for cells, _ in ROWS[:3]]))
+    bulk_import = _only_import()
+    page = f"/dashboard/bulk-imports/{bulk_import.id}"
+    stored = bulk_import.preview
+    # Taken after the upload: the stored preview does not know yet.
+    service.issue_pass(template, {"holder": "Old", "seat": "Z", "gate": "0"}, "li-2")
+
+    shown = _text(client.get(page))
+    db.session.expire_all()
+    kept = bulk_import.preview
+    mapped = client.post(
+        f"{page}/mapping",
+        data={
+            "csrf_token": csrf_token(client, page),
+            "column-holder": "Holder",
+            "column-seat": "Seat",
+            "column-gate": "Gate",
+            "serial": "Serial",
+            "email": "E-mail",
+        },
+    )
+    again = _text(client.get(page))
+
+    assert stored["layout"] == {
+        "headers": HEADER,
+        "encoding": "UTF-8",
+        "delimiter": ",",
+        "notices": [],
+    }
+    assert stored["counts"] == {"good": 3, "bad": 0}
+    assert [row["line"] for row in stored["rows"]] == [2, 3, 4]
+    assert stored["rows"][1]["data"] == {"holder": "李雷", "seat": "B2", "gate": "4"}
+    assert stored["rows"][2]["serial_number"] == ""
+    assert kept == stored
+    assert "<strong>3</strong> good rows" in shown
+    assert mapped.status_code == 302
+    assert "<strong>2</strong> good rows" in again
+    assert "A pass with serial number li-2 exists." in again
+
+
+def test_a_mapping_without_a_column_for_a_placeholder_answers_400(
+    client, auth, template
+):
+    auth.login()
+    _upload(client, template.id, _csv([["m-1", "Ann", "A1", "3", ""]]))
+    bulk_import = _only_import()
+    page = f"/dashboard/bulk-imports/{bulk_import.id}"
+    before = bulk_import.mapping
+
+    response = client.post(
+        f"{page}/mapping",
+        data={
+            "csrf_token": csrf_token(client, page),
+            "column-holder": "Holder",
+            "column-seat": "",
+            "column-gate": "Gate",
+            "serial": "",
+            "email": "",
+        },
+    )
+    unknown = client.post(
+        f"{page}/mapping",
+        data={"csrf_token": csrf_token(client, page), "column-holder": "Nope"},
+    )
+
+    assert response.status_code == 400
+    assert "Choose the column that fills this placeholder." in _text(response)
+    assert unknown.status_code == 400
+    db.session.expire_all()
+    assert bulk_import.mapping == before
+
+
 def test_duplicate_serials_and_a_serial_taken_meanwhile(app, template):
     service.issue_pass(template, {"holder": "Old", "seat": "Z", "gate": "0"}, "s-2")
     rows = [
-        bulk_issue.BulkRow(line, {"holder": "H", "seat": "S", "gate": "G"}, serial)
+        bulk_rows.PassRow(line, {"holder": "H", "seat": "S", "gate": "G"}, serial)
         for line, serial in [(2, "s-1"), (3, "s-2"), (4, "s-1"), (5, "s-3")]
     ]
 
-    results = bulk_issue.issue_passes(template, rows)
+    results = bulk_rows.issue_passes(template, rows)
 
     assert [row.errors for row in results] == [
         [],
@@ -291,27 +369,49 @@ def test_duplicate_serials_and_a_serial_taken_meanwhile(app, template):
         ["The serial number s-1 is also on line 2."],
         [],
     ]
+    assert [row.is_serial_taken for row in results] == [False, True, True, False]
     assert sorted(_passes()) == ["s-1", "s-2", "s-3"]
     # A serial taken between the check and the insert: the chunk falls back to
     # one row at a time and keeps the others.
+    issuer = bulk_rows.RowIssuer(template)
     late = [
-        bulk_issue.BulkRow(6, {"holder": "H", "seat": "S", "gate": "G"}, "s-4"),
-        bulk_issue.BulkRow(7, {"holder": "H", "seat": "S", "gate": "G"}, "s-3"),
+        bulk_rows.PassRow(6, {"holder": "H", "seat": "S", "gate": "G"}, "s-4"),
+        bulk_rows.PassRow(7, {"holder": "H", "seat": "S", "gate": "G"}, "s-5"),
     ]
-    bulk_issue._create(template, late)
+    checked = issuer.check(late)
+    assert [row.errors for row in late] == [[], []]
+    service.issue_pass(template, {"holder": "Fast", "seat": "Y", "gate": "1"}, "s-5")
+    issuer.create(checked)
     db.session.commit()
     assert late[0].pass_id is not None and late[0].errors == []
     assert (late[1].pass_id, late[1].errors) == (
         None,
-        ["A pass with serial number s-3 exists."],
+        ["A pass with serial number s-5 exists."],
     )
-    assert sorted(_passes()) == ["s-1", "s-2", "s-3", "s-4"]
+    assert sorted(_passes()) == ["s-1", "s-2", "s-3", "s-4", "s-5"]
+    assert _passes()["s-5"].data["holder"] == "Fast"
+    # The kept pass got its link.
+    assert db.session.scalars(
+        select(DownloadLinkPass.pass_id).where(
+            DownloadLinkPass.pass_id == late[0].pass_id
+        )
+    ).all() == [late[0].pass_id]
+
+
+def test_a_pass_only_checked_never_joins_the_session(app, template):
+    rows = [bulk_rows.PassRow(2, {"holder": "H", "seat": "S", "gate": "G"}, "c-1")]
+
+    bulk_rows.check_rows(template, rows)
+    db.session.commit()
+
+    assert rows[0].errors == [] and rows[0].pass_id is None
+    assert _passes() == {}
 
 
 def test_a_large_file_runs_in_the_background_with_progress(
     client, auth, template, monkeypatch
 ):
-    monkeypatch.setattr(bulk_imports, "INLINE_ROWS", 2)
+    monkeypatch.setattr(runs, "INLINE_ROWS", 2)
     auth.login()
     rows = [[f"bg-{n}", f"Guest {n}", "A", "1", ""] for n in range(5)]
     _upload(client, template.id, _csv([*rows, ["bg-0", "Again", "A", "1", ""]]))
@@ -409,7 +509,7 @@ def test_reading_limits_and_other_encodings():
 
     read = read_csv(tab_utf16)
 
-    assert (read.encoding, read.delimiter, read.headers) == (
+    assert (read.layout.encoding, read.layout.delimiter, read.layout.headers) == (
         "UTF-16",
         "\t",
         ["holder", "seat"],

@@ -6,7 +6,8 @@ from app import jobs
 from app.api.keys import create_key
 from app.mail import start_mail_batch
 from app.merchants import create_merchant
-from app.passes import bulk_imports, service
+from app.passes import service
+from app.passes.bulk import runs as bulk_imports
 from app.webhooks.endpoints import create_endpoint
 
 

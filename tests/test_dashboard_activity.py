@@ -2,6 +2,7 @@
 
 import re
 from datetime import datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,8 @@ from app.models import (
     utcnow,
 )
 from app.passes import service
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _at(day, hour=12, minute=0, second=0):
@@ -234,3 +237,27 @@ def test_another_merchant_sees_only_its_own(client, auth, activity):
     assert rows.pop(str(min(expected))) == (0, 0, 0, 0, 1)
     assert set(rows.values()) == {(0, 0, 0, 0, 0)}
     assert "<strong>1</strong><span>removals (30 days)</span>" in text
+
+
+def test_the_overview_numbers_table_is_hidden_without_taking_space(client, auth):
+    create_merchant("Venue", "owner@venue.test", "correct horse")
+    auth.login()
+
+    text = client.get("/dashboard/").get_data(as_text=True)
+    css = (ROOT / "static" / "passline.css").read_text()
+
+    assert re.search(
+        r'<div class="visually-hidden">\s*<table class="activity-numbers">', text
+    )
+    rule = re.search(r"\.visually-hidden \{([^}]*)\}", css).group(1)
+    for part in (
+        "position: absolute",
+        "width: 1px",
+        "height: 1px",
+        "overflow: hidden",
+        "clip-path: inset(50%)",
+        "white-space: nowrap",
+    ):
+        assert part in rule
+    # A table ignores its own height, so it must not carry the rule itself.
+    assert ".activity-numbers {" not in css

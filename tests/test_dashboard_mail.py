@@ -10,6 +10,7 @@ from app import jobs
 from app.demo import demo_design
 from app.downloads.links import link_url
 from app.extensions import db
+from app.mail import RepeatedMailRequest, start_mail_batch
 from app.merchants import create_merchant
 from app.models import (
     MAIL_FAILED,
@@ -23,6 +24,7 @@ from app.passes import service
 from tests.conftest import csrf_token
 
 BATCH_PAGE = re.compile(r"/dashboard/mail/(\d+)")
+NONCE = re.compile(r'name="nonce" type="hidden" value="([^"]+)"')
 
 
 def _text(response) -> str:
@@ -41,6 +43,13 @@ def _deliveries(batch_id: int) -> list[tuple]:
             select(MailDelivery).filter_by(batch_id=batch_id).order_by(MailDelivery.id)
         )
     ]
+
+
+def _nonce(client, path: str) -> str:
+    """Return the nonce of the mail form the page at path shows."""
+    match = NONCE.search(client.get(path).get_data(as_text=True))
+    assert match, f"no mail form nonce on {path}"
+    return match.group(1)
 
 
 def _owner_id() -> int:
@@ -70,8 +79,11 @@ def test_the_owner_emails_a_passs_link(client, signed_in, smtp, issue):
     page = _text(client.get(f"/dashboard/passes/{pass_.id}"))
     assert "Email the link to ann@guests.test" in page
 
+    nonce = _nonce(client, f"/dashboard/passes/{pass_.id}")
+
     response = client.post(
-        f"/dashboard/passes/{pass_.id}/email", data={"csrf_token": signed_in}
+        f"/dashboard/passes/{pass_.id}/email",
+        data={"csrf_token": signed_in, "nonce": nonce},
     )
     jobs.join()
 
@@ -104,6 +116,60 @@ def test_the_owner_emails_a_passs_link(client, signed_in, smtp, issue):
     }
 
 
+def test_a_second_identical_post_does_not_email_twice(client, signed_in, smtp, issue):
+    pass_ = issue("ann@guests.test")
+    path = f"/dashboard/passes/{pass_.id}"
+    data = {"csrf_token": signed_in, "nonce": _nonce(client, path)}
+
+    first = client.post(f"{path}/email", data=data)
+    second = client.post(f"{path}/email", data=data)
+    jobs.join()
+
+    [batch] = _batches()
+    assert first.headers["Location"] == f"/dashboard/mail/{batch.id}"
+    assert second.status_code == 302
+    assert second.headers["Location"] == f"/dashboard/mail/{batch.id}"
+    assert [r.rcpt_tos for r in smtp.received] == [["ann@guests.test"]]
+    page = _text(client.get(f"/dashboard/mail/{batch.id}"))
+    assert "These emails were already started: nothing was sent twice." in page
+
+    # The page shown again carries a new nonce: sending on purpose still works.
+    again = client.post(
+        f"{path}/email", data={"csrf_token": signed_in, "nonce": _nonce(client, path)}
+    )
+    jobs.join()
+    assert again.headers["Location"] == f"/dashboard/mail/{_batches()[-1].id}"
+    assert len(_batches()) == 2
+    assert len(smtp.received) == 2
+
+
+def test_emailing_without_the_nonce_is_refused(client, signed_in, smtp, issue):
+    pass_ = issue("ann@guests.test")
+
+    response = client.post(
+        f"/dashboard/passes/{pass_.id}/email", data={"csrf_token": signed_in}
+    )
+
+    assert response.status_code == 400
+    assert _batches() == []
+
+
+def test_a_nonce_starts_one_batch_per_merchant(app, smtp, issue):
+    pass_ = issue("ann@guests.test")
+    merchant_id = pass_.pass_type.merchant_id
+    first = start_mail_batch(merchant_id, [pass_.id], actor="cli", nonce="n-1")
+
+    with pytest.raises(RepeatedMailRequest) as caught:
+        start_mail_batch(merchant_id, [pass_.id], actor="cli", nonce="n-1")
+
+    assert caught.value.batch_id == first.id
+    # Another merchant's form may by chance carry the same nonce.
+    rival = create_merchant("Rival", "rival@other.test", "rival password")
+    other = start_mail_batch(rival.id, [], actor="cli", nonce="n-1")
+    jobs.join()
+    assert [b.id for b in _batches()] == [first.id, other.id]
+
+
 def test_a_pass_without_email_cannot_be_emailed(client, signed_in, smtp, issue):
     pass_ = issue(None)
     path = f"/dashboard/passes/{pass_.id}"
@@ -113,7 +179,9 @@ def test_a_pass_without_email_cannot_be_emailed(client, signed_in, smtp, issue):
     )
     assert "The pass has no customer email" in page
 
-    response = client.post(f"{path}/email", data={"csrf_token": signed_in})
+    response = client.post(
+        f"{path}/email", data={"csrf_token": signed_in, "nonce": _nonce(client, path)}
+    )
 
     assert (response.status_code, response.headers["Location"]) == (302, path)
     assert "no customer email to send the link to" in _text(client.get(path))
@@ -136,9 +204,12 @@ def test_another_merchants_pass_is_not_emailed(client, auth, smtp, issue):
     create_merchant("Rival", "rival@other.test", "rival password")
     auth.login("rival@other.test", "rival password")
     token = csrf_token(client, "/dashboard/passes")
+    # The rival's own pages show no mail form: none of its passes has an email.
+    nonce = "rival-form-nonce"
 
     response = client.post(
-        f"/dashboard/passes/{pass_.id}/email", data={"csrf_token": token}
+        f"/dashboard/passes/{pass_.id}/email",
+        data={"csrf_token": token, "nonce": nonce},
     )
 
     assert response.status_code == 404
@@ -175,8 +246,11 @@ def test_the_owner_emails_every_pass_of_a_search(client, signed_in, smtp, shows)
     assert f'<input type="hidden" name="template" value="{template_id}">' in confirm
     assert "Email 2 links" in confirm
 
+    nonce = _nonce(client, f"/dashboard/mail/new?template={template_id}")
+
     response = client.post(
-        "/dashboard/mail", data={"template": template_id, "csrf_token": signed_in}
+        "/dashboard/mail",
+        data={"template": template_id, "csrf_token": signed_in, "nonce": nonce},
     )
     jobs.join()
 
@@ -204,10 +278,32 @@ def test_the_owner_emails_every_pass_of_a_search(client, signed_in, smtp, shows)
     assert "owner@venue.test" in listing
 
 
+def test_a_search_sent_twice_emails_once(client, signed_in, smtp, shows):
+    template_id = shows["ann"].template_id
+    nonce = _nonce(client, f"/dashboard/mail/new?template={template_id}")
+    data = {"template": template_id, "csrf_token": signed_in, "nonce": nonce}
+
+    first = client.post("/dashboard/mail", data=data)
+    second = client.post("/dashboard/mail", data=data)
+    jobs.join()
+
+    [batch] = _batches()
+    assert first.headers["Location"] == second.headers["Location"]
+    assert second.headers["Location"] == f"/dashboard/mail/{batch.id}"
+    assert sorted(r.rcpt_tos[0] for r in smtp.received) == [
+        "ann@guests.test",
+        "gone@guests.test",
+    ]
+
+
 def test_a_search_without_emails_sends_nothing(client, signed_in, smtp, shows):
     response = client.post(
         "/dashboard/mail",
-        data={"voided": "yes", "csrf_token": signed_in},
+        data={
+            "voided": "yes",
+            "csrf_token": signed_in,
+            "nonce": _nonce(client, "/dashboard/mail/new"),
+        },
     )
 
     assert response.status_code == 302
@@ -224,16 +320,21 @@ def test_a_search_by_another_merchants_template_is_404(client, auth, shows):
     create_merchant("Rival", "rival@other.test", "rival password")
     auth.login("rival@other.test", "rival password")
     token = csrf_token(client, "/dashboard/passes")
+    # The rival's own pages show no mail form: none of its passes has an email.
+    nonce = "rival-form-nonce"
     template_id = shows["ann"].template_id
 
     assert client.get(f"/dashboard/mail/new?template={template_id}").status_code == 404
     response = client.post(
-        "/dashboard/mail", data={"template": template_id, "csrf_token": token}
+        "/dashboard/mail",
+        data={"template": template_id, "csrf_token": token, "nonce": nonce},
     )
 
     assert response.status_code == 404
     assert _batches() == []
     # Without a filter, the rival's search matches none of the owner's passes.
-    response = client.post("/dashboard/mail", data={"csrf_token": token})
+    response = client.post(
+        "/dashboard/mail", data={"csrf_token": token, "nonce": nonce}
+    )
     assert response.headers["Location"] == "/dashboard/passes"
     assert _batches() == []

@@ -3,6 +3,7 @@
 import html
 import io
 import re
+import socket
 import subprocess
 
 import pytest
@@ -579,3 +580,64 @@ def test_test_push_without_csrf_token_is_refused(client, signed_in, issued_pass,
     assert "CSRF" in response.get_data(as_text=True)
     assert apns.requests == []
     assert _attempts() == []
+
+
+# Push state, and a pass type set up by another account
+
+
+def _text(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_push_state_goes_from_not_tried_to_failing(app, client, auth, issued_pass):
+    _register(client, issued_pass, "d" * 32, FIRST_TOKEN)
+    auth.login()
+    path = f"/dashboard/pass-types/{issued_pass.pass_type_id}"
+    assert '<dd class="">not tried yet: no push has been sent</dd>' in _text(
+        client.get(path)
+    )
+    overview = _text(client.get("/dashboard/"))
+    assert "not tried yet: no push has been sent" in overview
+    assert ">working<" not in overview
+
+    # Nothing listens there: every push fails with a connection error.
+    app.config["APNS_PORT"] = _closed_port()
+    app.extensions["passline.apns"].close()
+    for _ in range(3):
+        client.post(f"{path}/test-push", data={"csrf_token": csrf_token(client, path)})
+
+    attempts = db.session.scalars(select(PushAttempt)).all()
+    assert [(a.outcome, a.reason) for a in attempts] == [("failed", "ConnectError")] * 3
+    text = _text(client.get(path))
+    assert '<dd class="warn">failing: ConnectError</dd>' in text
+    assert "working" not in text
+    assert "failing: ConnectError" in _text(client.get("/dashboard/"))
+
+
+def test_a_pass_type_of_another_account_is_named_so(client, auth, app, chain):
+    other = create_merchant("Other Venue", "owner@other.example", "other password")
+    service.create_pass_type(other, chain.identity())
+    create_merchant("New Cafe", "owner@cafe.example", "correct horse")
+    auth.login("owner@cafe.example")
+
+    response = _upload(
+        client,
+        p12=_p12(chain.certificate_pem, chain.key_pem, P12_PASSWORD),
+        p12_password=P12_PASSWORD,
+        wwdr=chain.wwdr_pem,
+    )
+
+    text = _text(response)
+    assert response.status_code == 200
+    assert (
+        f"The pass type {PASS_TYPE_ID} is registered to another account on this "
+        "server" in text
+    )
+    assert "already set up here" not in text
+    assert db.session.scalar(select(func.count(PassType.id))) == 1

@@ -7,9 +7,10 @@ import re
 import secrets
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 from werkzeug.http import http_date
 
 from app import jobs
@@ -27,10 +28,12 @@ from app.models import (
     TemplateImage,
     utcnow,
 )
-from app.passes import service
+from app.passes import queries, service
 from app.push.service import push_pass_updates
 from tests.conftest import csrf_token
+from tests.test_dashboard_templates import _member_template
 
+ROOT = Path(__file__).resolve().parent.parent
 DEVICE = "8f2a6c1e9b0d4e7fa3c5b1d2e4f60718"
 PUSH_TOKEN = "0123456789abcdef" * 4
 ROW = re.compile(r'<a href="/dashboard/passes/(\d+)">([^<]+)</a>')
@@ -408,6 +411,62 @@ def test_detail_lists_the_latest_20_removals(client, auth, issued_pass):
     assert removed.count("removed: APNs does not know the push token") == 20
 
 
+def _statements(run) -> list[str]:
+    """Run the callable; return the SQL statements it sent to the database."""
+    sent: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        run()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return sent
+
+
+def test_registrations_load_their_devices_in_the_same_query(client, issued_pass):
+    devices = [f"{n:02d}" * 16 for n in range(5)]
+    for device in devices:
+        _register(client, issued_pass, device=device)
+    pass_id = issued_pass.id
+    # Nothing from the registrations above may answer from the session's map.
+    db.session.expunge_all()
+    pass_ = db.session.get(Pass, pass_id)
+    found = []
+
+    sent = _statements(
+        lambda: found.extend(
+            (r.device.library_identifier, r.push_token)
+            for r in queries.registrations(pass_)
+        )
+    )
+
+    assert found == [(device, PUSH_TOKEN) for device in reversed(devices)]
+    assert len(sent) == 1
+    assert "devices" in sent[0]
+
+
+def test_the_pass_page_queries_do_not_grow_with_its_devices(client, auth, issued_pass):
+    _register(client, issued_pass, device="00" * 16)
+    auth.login()
+    path = f"/dashboard/passes/{issued_pass.id}"
+    client.get(path)
+
+    def page_statements() -> int:
+        db.session.expunge_all()
+        return len(_statements(lambda: client.get(path)))
+
+    one_device = page_statements()
+    for n in range(1, 5):
+        _register(client, issued_pass, device=f"{n:02d}" * 16)
+    five_devices = page_statements()
+
+    assert five_devices == one_device
+    assert _text(client.get(path)).count("<td>…" + PUSH_TOKEN[-4:] + "</td>") == 5
+
+
 def test_saving_data_resigns_and_pushes(client, auth, issued_pass, apns):
     _register(client, issued_pass)
     before = issued_pass.update_tag
@@ -637,3 +696,102 @@ def test_pass_page_previews_the_pass_with_its_own_data(client, auth, issued_pass
     assert "Ann" in preview
     assert "Summer Night Live" in preview
     assert 'src="data:image/png;base64,' in preview[preview.index("pass-barcode") :]
+
+
+# Confirmations, a voided pass's data, a barcode made from the data
+
+
+def test_changing_the_data_to_an_unusable_barcode_stores_nothing(
+    client, auth, pass_type
+):
+    template = _member_template(pass_type)
+    issued = service.issue_pass(
+        template, {"member": "42", "holder": "Ann", "seat": "A1", "gate": "3"}
+    )
+    tag = issued.update_tag
+    auth.login()
+    path = f"/dashboard/passes/{issued.id}"
+
+    response = client.post(
+        f"{path}/data",
+        data={
+            "value-member": "会员-42",
+            "value-holder": "Ann",
+            "value-seat": "A1",
+            "value-gate": "3",
+            "csrf_token": csrf_token(client, path),
+        },
+    )
+
+    assert response.status_code == 200
+    assert "iso-8859-1 cannot hold: '会员'" in _text(response)
+    db.session.expire_all()
+    assert (issued.data["member"], issued.update_tag) == ("42", tag)
+
+
+def test_void_revoke_and_remove_forms_ask_first(client, auth, issued_pass):
+    auth.login()
+    create_link(issued_pass)
+
+    page = client.get(f"/dashboard/passes/{issued_pass.id}").get_data(as_text=True)
+    images = client.get(
+        f"/dashboard/templates/{issued_pass.template_id}/images"
+    ).get_data(as_text=True)
+
+    assert re.search(r'class="void-pass"\s+data-confirm="Void pass ', page)
+    assert re.search(r'class="revoke-link"\s+data-confirm="Revoke this link\?', page)
+    assert 'data-confirm="Remove the logo image?' in images
+    assert '<script src="/static/confirm.js" defer></script>' in page
+    script = (ROOT / "static" / "confirm.js").read_text()
+    assert "window.confirm(question)" in script
+    assert "event.preventDefault()" in script
+    assert "onclick" not in page and "onsubmit" not in page
+
+
+def test_a_voided_pass_has_its_data_form_disabled(client, auth, issued_pass):
+    service.update_pass(issued_pass, is_voided=True)
+    auth.login()
+    path = f"/dashboard/passes/{issued_pass.id}"
+
+    page = _text(client.get(path))
+    response = client.post(
+        f"{path}/data",
+        data={
+            "value-holder": "Changed",
+            "value-seat": "A1",
+            "value-gate": "3",
+            "csrf_token": csrf_token(client, path),
+        },
+    )
+
+    assert '<fieldset class="plain" disabled aria-describedby="voided-data-note">' in (
+        page
+    )
+    assert "The pass is voided: its data no longer changes." in page
+    assert 'class="void-pass"' not in page
+    assert response.status_code == 200
+    assert "The pass is voided: its data no longer changes, and Wallet" in _text(
+        response
+    )
+    db.session.expire_all()
+    assert issued_pass.data["holder"] == "Ann"
+
+
+def test_pass_list_shows_the_email_and_a_dash_for_empty_data(client, auth, pass_type):
+    imported = demo_design()
+    template = service.create_template(pass_type, "Plain", imported)
+    service.issue_pass(
+        template,
+        {"holder": "", "seat": "", "gate": ""},
+        serial_number="EMPTY-1",
+        customer_email="guest@venue.example",
+    )
+    auth.login()
+
+    text = _text(client.get("/dashboard/passes"))
+
+    assert "<th>Customer email</th>" in text
+    row = text[text.index("EMPTY-1") : text.index("</tr>", text.index("EMPTY-1"))]
+    assert "<td>guest@venue.example</td>" in row
+    assert "<td>—</td>" in row
+    assert ", ," not in text

@@ -1,5 +1,6 @@
 """Template pages: importing a .pkpass, one template's preview, issuing a pass."""
 
+import dataclasses
 import html
 import io
 import json
@@ -420,3 +421,64 @@ def test_posts_without_a_csrf_token_are_refused(client, auth, template):
 
     assert (imported.status_code, issued.status_code) == (400, 400)
     assert (_template_count(), _pass_count()) == (1, 0)
+
+
+# Issuing with a barcode made from the pass's data
+
+
+def _member_template(pass_type, encoding="iso-8859-1"):
+    """A template whose barcode holds the pass's member number."""
+    imported = demo_design()
+    design = dict(imported.design)
+    design["barcodes"] = [
+        {
+            "format": "PKBarcodeFormatQR",
+            "message": "{{member}}",
+            "messageEncoding": encoding,
+        }
+    ]
+    return service.create_template(
+        pass_type, "Members", dataclasses.replace(imported, design=design)
+    )
+
+
+@pytest.mark.parametrize(
+    ("member", "message"),
+    [
+        ("", "The barcode cannot be made from this data: The barcode has no message"),
+        (
+            "会员-🍕-42",
+            "The barcode cannot be made from this data: The message has characters "
+            "iso-8859-1 cannot hold: '会员'. Type other characters, or choose the "
+            "utf-8 encoding",
+        ),
+    ],
+)
+def test_issuing_with_an_unusable_barcode_stores_nothing(
+    client, auth, pass_type, member, message
+):
+    template = _member_template(pass_type)
+    auth.login()
+
+    response = _issue(
+        client, template.id, member=member, holder="Ann", seat="A1", gate="3"
+    )
+
+    text = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 200
+    assert f'<p class="error">{message}' in text
+    assert "issued" not in text
+    assert _pass_count() == 0
+
+
+def test_a_utf8_barcode_takes_any_characters(client, auth, pass_type):
+    template = _member_template(pass_type, encoding="utf-8")
+    auth.login()
+
+    response = _issue(
+        client, template.id, member="会员-🍕-42", holder="Ann", seat="A1", gate="3"
+    )
+
+    assert response.status_code == 302
+    [issued] = db.session.scalars(select(Pass)).all()
+    assert issued.data["member"] == "会员-🍕-42"

@@ -479,3 +479,34 @@ def test_data_that_would_break_the_pass_is_refused_before_storing(issued_pass):
     with pytest.raises(PassValidationError):
         service.issue_pass(issued_pass.template, {**original, "holder": ["x"]})
     assert db.session.scalar(select(func.count(Pass.id))) == 1
+
+
+@pytest.mark.parametrize(
+    ("holder", "problem"),
+    [
+        ("", "The barcode has no message to encode."),
+        ("李雷", "characters iso-8859-1 cannot hold: '李雷'"),
+    ],
+)
+def test_data_that_makes_an_unscannable_barcode_is_refused(
+    template, issued_pass, holder, problem
+):
+    design = dict(template.design)
+    design["barcodes"] = [
+        {**design["barcodes"][0], "message": "{{holder}}", "altText": "{{seat}}"}
+    ]
+    template.design = design
+    db.session.commit()
+    data = {"holder": holder, "seat": "A1", "gate": "3"}
+
+    with pytest.raises(PassValidationError, match=re.escape(problem)):
+        service.issue_pass(template, data)
+    with pytest.raises(PassValidationError, match=re.escape(problem)):
+        service.update_pass(issued_pass, data)
+
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(Pass.id))) == 1
+    assert issued_pass.data["holder"] == "Ann"
+    # Voiding keeps the data as it is and is not refused for it.
+    service.update_pass(issued_pass, is_voided=True, push=False)
+    assert issued_pass.is_voided is True

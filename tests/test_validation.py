@@ -427,3 +427,34 @@ def test_designs_with_date_color_and_message_placeholders_pass_the_check():
         "message": "Changed to %@",
         "holder": "sample",
     }
+
+
+def test_validation_refuses_impossible_dates_on_every_path():
+    pass_json = {
+        "formatVersion": 1,
+        "passTypeIdentifier": "pass.test",
+        "serialNumber": "1",
+        "teamIdentifier": "T",
+        "organizationName": "O",
+        "description": "D",
+        "generic": {
+            "primaryFields": [
+                {"key": "d", "value": "2027-04-31T10:00:00Z", "dateStyle": "x"}
+            ]
+        },
+        "relevantDate": "2027-02-30T10:00:00+01:00",
+        "expirationDate": "2027-12-01T24:00:00+01:00",
+        "relevantDates": [{"startDate": "2027-06-31T10:00:00Z"}],
+    }
+
+    with pytest.raises(PassValidationError) as caught:
+        validate_pass(pass_json, ["icon.png"])
+
+    assert caught.value.errors == [
+        "relevantDate 2027-02-30T10:00:00+01:00 is not a real date and time: "
+        "day is out of range for month",
+        "expirationDate 2027-12-01T24:00:00+01:00 is not a real date and time: "
+        "hour must be in 0..23",
+        "relevantDates startDate must be a W3C date-time",
+        "field 'd' has a date style, so its value must be a date",
+    ]

@@ -2,19 +2,28 @@
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import re
+import socket
+import ssl
 import threading
 import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from redis import Redis
 from rq import Queue
 from sqlalchemy import select
 
 from app import jobs
+from app.certificates import private_key_pem
+from app.devchain import issue_certificate
 from app.extensions import db
 from app.merchants import create_merchant
 from app.models import (
@@ -39,13 +48,15 @@ ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
 class Receiver:
-    """An HTTP server on loopback that records each POST and answers as told."""
+    """An HTTP(S) server on loopback that records each POST and answers as told."""
 
-    def __init__(self):
+    def __init__(self, tls: ssl.SSLContext | None = None):
         self.requests: list[dict] = []
         self.failures_left = 0
         self.failure = (500, b"receiver is down")
         self.delay = 0.0
+        # Called with each request recorded, before the answer is sent.
+        self.on_post = None
         self._arrived = threading.Condition()
         receiver = self
 
@@ -59,6 +70,8 @@ class Receiver:
                     failing = receiver.failures_left > 0
                     receiver.failures_left -= failing
                     receiver._arrived.notify_all()
+                if receiver.on_post is not None:
+                    receiver.on_post(receiver.requests[-1])
                 time.sleep(receiver.delay)
                 status, answer = receiver.failure if failing else (204, b"")
                 self.send_response(status)
@@ -70,7 +83,11 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/passline"
+        self.port = self.server.server_port
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}/hooks/passline"
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.02}
         )
@@ -325,7 +342,9 @@ def test_only_subscribed_events_reach_active_endpoints(
     paused = endpoints.create_endpoint(
         merchant.id, receiver.url + "?paused", ALL_EVENTS, actor="test"
     )
-    endpoints.update_endpoint(paused, paused.url, ALL_EVENTS, is_active=False)
+    endpoints.update_endpoint(
+        paused, paused.url, ALL_EVENTS, is_active=False, actor="test"
+    )
     other = create_merchant("Rival", "rival@other.test", "rival password")
     endpoints.create_endpoint(
         other.id, receiver.url + "?rival", ALL_EVENTS, actor="test"
@@ -488,6 +507,49 @@ def test_an_unreachable_endpoint_is_retried_later(app, merchant, issued_pass):
     assert delivery.last_error.startswith("ConnectError")
 
 
+def test_removing_an_endpoint_while_it_is_sent_to(app, merchant, endpoint, receiver):
+    kept = endpoints.create_endpoint(
+        merchant.id, receiver.url + "?kept", ALL_EVENTS, actor="test"
+    )
+    for n in (1, 2):
+        for target in (endpoint, kept):
+            db.session.add(
+                WebhookDelivery(
+                    endpoint_id=target.id,
+                    event_id=f"evt_{n}",
+                    event_type="pass.updated",
+                    payload={"id": f"evt_{n}", "type": "pass.updated", "data": {}},
+                    next_attempt_at=utcnow(),
+                )
+            )
+    db.session.commit()
+    endpoint_id = endpoint.id
+
+    def remove_endpoint(request):
+        # The merchant deletes the endpoint while its first event is on the wire.
+        if request["path"] == "/hooks/passline":
+            with app.app_context():
+                endpoints.delete_endpoint(
+                    db.session.get(WebhookEndpoint, endpoint_id), actor="user:5"
+                )
+
+    receiver.on_post = remove_endpoint
+
+    assert deliver_due(arm_timer=False) == {"delivered": 2}
+
+    assert [r["path"] for r in receiver.requests] == [
+        "/hooks/passline",
+        "/hooks/passline?kept",
+        "/hooks/passline?kept",
+    ]
+    assert [(d.endpoint_id, d.event_id, d.status) for d in _deliveries()] == [
+        (kept.id, "evt_1", "delivered"),
+        (kept.id, "evt_2", "delivered"),
+    ]
+    assert db.session.get(WebhookEndpoint, endpoint_id) is None
+    assert _audit("webhook.removed") == [(receiver.url, "user:5")]
+
+
 # URLs an endpoint may have
 
 
@@ -540,6 +602,186 @@ def test_an_endpoint_turned_internal_is_not_called(
     [delivery] = _deliveries()
     assert delivery.status == "pending"
     assert "private or local network (127.0.0.1)" in delivery.last_error
+
+
+class Network:
+    """Host names answered from a table, and the connections made, recorded.
+
+    Each name has a list of answers given in turn, the last one from then on,
+    as a DNS server whose records change would; an answer may hold several
+    addresses, split by commas. Other names resolve as usual.
+    Connections to loopback are real; any other address is refused, as the
+    tests do not reach the Internet.
+    """
+
+    def __init__(self, monkeypatch):
+        self.answers: dict[str, list[str]] = {}
+        self.lookups: list[str] = []
+        self.connections: list[tuple[str, int]] = []
+        self._getaddrinfo = socket.getaddrinfo
+        self._create_connection = socket.create_connection
+        monkeypatch.setattr(socket, "getaddrinfo", self.getaddrinfo)
+        monkeypatch.setattr(socket, "create_connection", self.create_connection)
+
+    def getaddrinfo(self, host, port, *args, **kwargs):
+        answers = self.answers.get(host)
+        if answers is None:
+            return self._getaddrinfo(host, port, *args, **kwargs)
+        self.lookups.append(host)
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        return [
+            info
+            for address in answer.split(",")
+            for info in self._getaddrinfo(address, port, *args, **kwargs)
+        ]
+
+    def create_connection(self, address, *args, **kwargs):
+        self.connections.append(address)
+        try:
+            ip = ipaddress.ip_address(address[0])
+        except ValueError:
+            ip = None  # a name, resolved by getaddrinfo above
+        if ip is not None and not ip.is_loopback:
+            raise ConnectionRefusedError(f"no Internet in tests ({ip})")
+        return self._create_connection(address, *args, **kwargs)
+
+
+@pytest.fixture
+def network(monkeypatch):
+    return Network(monkeypatch)
+
+
+def test_a_host_rebound_to_loopback_after_the_check_is_not_reached(
+    app, merchant, receiver, network, issued_pass
+):
+    url = f"http://rebind.passline.test:{receiver.port}/hooks/passline"
+    endpoints.create_endpoint(merchant.id, url, ALL_EVENTS, actor="test")
+    app.config.update(WEBHOOK_ALLOW_PRIVATE=False, WEBHOOK_RETRY_DELAYS=[60, 60])
+    # Public when checked, loopback for any later look-up.
+    network.answers["rebind.passline.test"] = ["93.184.215.14", "127.0.0.1"]
+
+    service.update_pass(issued_pass, is_voided=True)
+    _settle(lambda: _deliveries()[0].attempts == 1)
+
+    assert receiver.requests == []
+    assert network.lookups == ["rebind.passline.test"]
+    assert network.connections == [("93.184.215.14", receiver.port)]
+    [delivery] = _deliveries()
+    assert delivery.status == "pending"
+    assert delivery.last_error.startswith("ConnectError")
+    assert "no Internet in tests (93.184.215.14)" in delivery.last_error
+
+    # The next attempt looks the host up again, and refuses what it finds.
+    _make_due(delivery)
+    assert deliver_due(arm_timer=False) == {"pending": 1}
+    [delivery] = _deliveries()
+    assert delivery.attempts == 2
+    assert "private or local network (127.0.0.1)" in delivery.last_error
+    assert network.lookups == ["rebind.passline.test"] * 2
+    assert len(network.connections) == 1
+    assert receiver.requests == []
+
+
+def test_a_request_goes_to_the_address_checked_under_its_host_name(
+    app, merchant, receiver, network, issued_pass
+):
+    url = f"http://hooks.passline.test:{receiver.port}/hooks/passline?a=1"
+    endpoint = endpoints.create_endpoint(merchant.id, url, ALL_EVENTS, actor="test")
+    network.answers["hooks.passline.test"] = ["127.0.0.1"]
+
+    service.update_pass(issued_pass, is_voided=True)
+    _settle(_all_finished)
+
+    [request] = receiver.requests
+    assert request["path"] == "/hooks/passline?a=1"
+    assert request["headers"]["Host"] == f"hooks.passline.test:{receiver.port}"
+    _assert_signed(request, endpoints.secret_of(endpoint))
+    assert network.lookups == ["hooks.passline.test"]
+    assert network.connections == [("127.0.0.1", receiver.port)]
+    [delivery] = _deliveries()
+    assert (delivery.status, delivery.last_status_code) == ("delivered", 204)
+
+
+def test_an_address_that_refuses_passes_the_request_to_the_next(
+    merchant, receiver, network, issued_pass
+):
+    url = f"http://hooks.passline.test:{receiver.port}/hooks/passline"
+    endpoints.create_endpoint(merchant.id, url, ALL_EVENTS, actor="test")
+    # The receiver listens on 127.0.0.1 only: 127.0.0.2 refuses.
+    network.answers["hooks.passline.test"] = ["127.0.0.2,127.0.0.1"]
+
+    service.update_pass(issued_pass, is_voided=True)
+    _settle(_all_finished)
+
+    assert len(receiver.requests) == 1
+    assert network.lookups == ["hooks.passline.test"]
+    assert network.connections == [
+        ("127.0.0.2", receiver.port),
+        ("127.0.0.1", receiver.port),
+    ]
+    [delivery] = _deliveries()
+    assert (delivery.status, delivery.attempts) == ("delivered", 1)
+
+
+@pytest.fixture
+def tls_receiver(tmp_path, monkeypatch):
+    """An HTTPS receiver whose certificate, from a CA of the test's, names one host.
+
+    The CA is the only one deliveries trust during the test (SSL_CERT_FILE).
+    """
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Hooks test CA")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hooks.passline.test")])
+    ca = issue_certificate(ca_name, ca_key, ca_name, ca_key, is_ca=True, days=1)
+    certificate = issue_certificate(
+        name,
+        key,
+        ca_name,
+        ca_key,
+        is_ca=False,
+        days=1,
+        san=[x509.DNSName("hooks.passline.test")],
+    )
+    pem = serialization.Encoding.PEM
+    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (tmp_path / "server.pem").write_bytes(
+        certificate.public_bytes(pem) + private_key_pem(key)
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(tmp_path / "server.pem")
+    receiver = Receiver(tls)
+    yield receiver
+    receiver.stop()
+
+
+def test_tls_checks_the_certificate_against_the_host_name(
+    merchant, tls_receiver, network, issued_pass
+):
+    port = tls_receiver.port
+    named = endpoints.create_endpoint(
+        merchant.id, f"https://hooks.passline.test:{port}/in", ALL_EVENTS, actor="t"
+    )
+    other = endpoints.create_endpoint(
+        merchant.id, f"https://other.passline.test:{port}/in", ALL_EVENTS, actor="t"
+    )
+    # Both names lead to the same server, whose certificate names only one.
+    network.answers["hooks.passline.test"] = ["127.0.0.1"]
+    network.answers["other.passline.test"] = ["127.0.0.1"]
+
+    service.update_pass(issued_pass, is_voided=True)
+    _settle(lambda: all(d.attempts == 1 for d in _deliveries()))
+
+    [request] = tls_receiver.requests
+    assert request["path"] == "/in"
+    assert request["headers"]["Host"] == f"hooks.passline.test:{port}"
+    by_endpoint = {d.endpoint_id: d for d in _deliveries()}
+    assert by_endpoint[named.id].status == "delivered"
+    refused = by_endpoint[other.id]
+    assert (refused.status, refused.last_status_code) == ("pending", None)
+    assert "CERTIFICATE_VERIFY_FAILED" in refused.last_error
+    assert network.connections == [("127.0.0.1", port)] * 2
 
 
 # Signatures
@@ -642,6 +884,8 @@ def test_a_merchant_edits_tests_and_removes_an_endpoint(
         ["pass.removed"],
         False,
     )
+    user = db.session.scalars(select(User)).one()
+    assert _audit("webhook.changed") == [(receiver.url + "?v=2", f"user:{user.id}")]
     refused = client.post(
         page,
         data={
@@ -654,6 +898,7 @@ def test_a_merchant_edits_tests_and_removes_an_endpoint(
     assert "must start with" in refused.get_data(as_text=True)
     db.session.expire_all()
     assert endpoint.url == receiver.url + "?v=2"
+    assert len(_audit("webhook.changed")) == 1
 
     # A test event goes out even to a paused endpoint that did not subscribe.
     response = client.post(
@@ -678,6 +923,67 @@ def test_a_merchant_edits_tests_and_removes_an_endpoint(
     assert db.session.scalars(select(WebhookEndpoint)).all() == []
     assert _deliveries() == []
     assert client.get(page).status_code == 404
+    assert _audit("webhook.removed") == [(receiver.url + "?v=2", f"user:{user.id}")]
+
+
+def _audit(action: str) -> list[tuple[str, str]]:
+    """Return the (subject, actor) of the audit entries of the action."""
+    return [
+        (entry.subject, entry.actor)
+        for entry in db.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == action)
+            .order_by(AuditEntry.id)
+        )
+    ]
+
+
+def test_a_new_endpoint_left_off_receives_no_events(
+    client, auth, merchant, receiver, issued_pass
+):
+    auth.login()
+    token = csrf_token(client, "/dashboard/webhooks/new")
+
+    # An unticked checkbox is left out of the form.
+    response = client.post(
+        "/dashboard/webhooks/new",
+        data={"url": receiver.url, "events": ALL_EVENTS, "csrf_token": token},
+    )
+
+    [endpoint] = db.session.scalars(select(WebhookEndpoint)).all()
+    assert response.status_code == 302
+    assert (endpoint.url, endpoint.is_active) == (receiver.url, False)
+    service.update_pass(issued_pass, is_voided=True)
+    _settle()
+    assert _deliveries() == []
+    assert receiver.requests == []
+
+
+def test_changes_to_an_endpoint_are_audited_with_their_actor(merchant, receiver):
+    # Longer than an audit subject: the entry keeps its start.
+    long_url = receiver.url + "?" + "x" * 300
+    endpoint = endpoints.create_endpoint(
+        merchant.id, receiver.url, ALL_EVENTS, actor="api_key:4"
+    )
+
+    endpoints.update_endpoint(
+        endpoint, long_url, ["pass.removed"], is_active=True, actor="cli"
+    )
+    endpoints.delete_endpoint(endpoint, actor="user:9")
+
+    cut = long_url[:254] + "…"
+    assert [
+        (entry.action, entry.subject, entry.actor, entry.merchant_id)
+        for entry in db.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action.startswith("webhook."))
+            .order_by(AuditEntry.id)
+        )
+    ] == [
+        ("webhook.added", receiver.url, "api_key:4", merchant.id),
+        ("webhook.changed", cut, "cli", merchant.id),
+        ("webhook.removed", cut, "user:9", merchant.id),
+    ]
 
 
 def test_another_merchant_cannot_touch_an_endpoint(client, auth, endpoint, issued_pass):
@@ -730,7 +1036,12 @@ def test_rq_workers_send_events_and_their_retries(
 ):
     Redis.from_url(redis_url).flushdb()
     app.config.update(
-        JOB_QUEUE="rq", REDIS_URL=redis_url, RQ_QUEUE="passline-test", JOB_TIMEOUT=10
+        JOB_QUEUE="rq",
+        REDIS_URL=redis_url,
+        RQ_QUEUE="passline-test",
+        JOB_TIMEOUT=10,
+        # Long enough for the first burst to end before the retry is queued.
+        WEBHOOK_RETRY_DELAYS=[0.5],
     )
     app.extensions["passline.jobs"] = jobs.RedisQueue(app)
     queue = Queue("passline-test", connection=Redis.from_url(redis_url))

@@ -4,7 +4,8 @@ The first request with a key stores its answer; a repeat with the same key,
 method, path and body gets that answer again (with `Idempotent-Replayed:
 true`), and one with another body a 422 problem. Keys belong to a merchant and
 are kept for 24 hours. Only successful answers are kept: after an error the
-same key may be tried again.
+same key may be tried again. A request that never finished (its process died)
+holds its key for a short lease only; a retry then takes the key over.
 """
 
 import functools
@@ -15,7 +16,7 @@ import re
 from datetime import timedelta
 
 from flask import Response, g, request
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.api.problems import (
@@ -32,6 +33,10 @@ log = logging.getLogger(__name__)
 HEADER = "Idempotency-Key"
 KEY_FORMAT = re.compile(r"[\x21-\x7e]{1,255}")
 KEPT_FOR = timedelta(hours=24)
+# A request still unanswered after this long is taken for dead (its worker was
+# killed, say): a retry with the same key and body takes over. Far longer than
+# any answer takes, even a bulk update pushing to every device with retries.
+IN_PROGRESS_LEASE = timedelta(minutes=5)
 # How the header appears in the OpenAPI document (blp.doc(parameters=...)).
 PARAMETER = {
     "in": "header",
@@ -100,6 +105,8 @@ def _claim(merchant_id: int, key: str, fingerprint: str) -> IdempotentRequest | 
         )
     )
     stored = _find(merchant_id, key)
+    if stored is not None and _take_over(stored, fingerprint):
+        return None
     if stored is not None:
         db.session.commit()
         return stored
@@ -113,6 +120,28 @@ def _claim(merchant_id: int, key: str, fingerprint: str) -> IdempotentRequest | 
         db.session.rollback()
         return _find(merchant_id, key)
     return None
+
+
+def _take_over(stored: IdempotentRequest, fingerprint: str) -> bool:
+    """Restart an abandoned request's lease for this retry; False if not abandoned.
+
+    Of several retries at once, only the one whose update matches takes over.
+    """
+    if stored.status_code is not None or stored.fingerprint != fingerprint:
+        return False
+    taken = db.session.execute(
+        update(IdempotentRequest)
+        .where(
+            IdempotentRequest.id == stored.id,
+            IdempotentRequest.status_code.is_(None),
+            IdempotentRequest.created_at < utcnow() - IN_PROGRESS_LEASE,
+        )
+        .values(created_at=utcnow())
+    ).rowcount
+    db.session.commit()
+    if taken:
+        log.warning("idempotent request %s abandoned, taken over by a retry", stored.id)
+    return bool(taken)
 
 
 def _find(merchant_id: int, key: str) -> IdempotentRequest | None:

@@ -7,7 +7,6 @@ answer tells how the pushes went.
 """
 
 import logging
-from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +27,6 @@ from app.api.problems import (
     problem_body,
 )
 from app.api.schemas import (
-    PUSH_OUTCOMES,
     BulkCreateResultSchema,
     BulkCreateSchema,
     BulkUpdateItemSchema,
@@ -44,11 +42,9 @@ from app.api.schemas import (
     TemplateListSchema,
 )
 from app.certificates import CertificateError
-from app.dashboard import pass_queries
-from app.dashboard.formatting import device_hint, token_hint
-from app.dashboard.pass_forms import FILLED_BY_SERVER
 from app.downloads.links import create_link, link_url
 from app.extensions import db
+from app.formatting import device_hint, token_hint
 from app.models import (
     DownloadLink,
     DownloadLinkPass,
@@ -58,10 +54,12 @@ from app.models import (
     Template,
     utcnow,
 )
-from app.passes import service
-from app.passes.bundle import PassDataError, placeholders
+from app.passes import queries, service
+from app.passes.bulk.rows import PassRow, issue_passes
+from app.passes.bundle import PassDataError, data_placeholders
 from app.passes.validation import PassValidationError
-from app.push.service import push_pass_updates
+from app.push.service import PushSummary, push_passes_now
+from app.webhooks import events
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +88,7 @@ def list_templates():
                 "name": template.name,
                 "style": template.style,
                 "pass_type_identifier": template.pass_type.pass_type_identifier,
-                "placeholders": sorted(
-                    placeholders(template.design) - FILLED_BY_SERVER
-                ),
+                "placeholders": data_placeholders(template.design),
             }
             for template in templates
         ]
@@ -108,22 +104,17 @@ def list_templates():
 @bp.response(200, PassPageSchema)
 def list_passes(args: dict[str, Any]):
     """Return a page of passes; `next_cursor` leads to the next one."""
-    filters = pass_queries.PassFilters(
+    filters = queries.PassFilters(
         template_id=args.get("template_id"), is_voided=args.get("voided")
     )
-    query = pass_queries.filtered_passes(
-        pass_queries.own_pass_type_ids(g.api_key.merchant_id), filters
-    ).order_by(Pass.id.desc())
-    if "after" in args:
-        query = query.where(Pass.id < int(args["after"]))
-    limit = args["limit"]
+    after = int(args["after"]) if "after" in args else None
 
-    # One more than a page tells whether a next page exists.
-    found = list(db.session.scalars(query.limit(limit + 1)))
-    passes, more = found[:limit], len(found) > limit
+    passes, next_after = queries.newest_passes(
+        g.api_key.merchant_id, filters, after, args["limit"]
+    )
     return {
         "items": resources(passes),
-        "next_cursor": str(passes[-1].id) if more else None,
+        "next_cursor": None if next_after is None else str(next_after),
     }
 
 
@@ -156,19 +147,69 @@ def create_pass(args: dict[str, Any]):
 @bp.response(200, BulkCreateResultSchema, description="Each item's outcome.")
 def create_passes(args: dict[str, Any]):
     """Issue each item that is valid; each bad one gets its own problem."""
-    results = []
+    results: dict[int, dict[str, Any]] = {}
+    # Items of one template in a row are issued together, in their order.
+    runs: list[tuple[Template, list[PassRow]]] = []
     templates: dict[int, Template] = {}
     for index, item in enumerate(args["items"]):
         try:
-            pass_ = issue(_load(PassCreateSchema(), item), templates)
+            loaded = _load(PassCreateSchema(), item)
+            template_id = loaded["template_id"]
+            template = templates.get(template_id) or db.session.get(
+                Template, template_id
+            )
+            if template is None or template.merchant_id != g.api_key.merchant_id:
+                raise ApiProblem(
+                    422,
+                    "The request's input is not valid; `errors` names each field.",
+                    type_=VALIDATION,
+                    errors={
+                        "json": {"template_id": ["You have no template with this id."]}
+                    },
+                )
         except ApiProblem as problem:
-            results.append(_failed(index, problem))
+            results[index] = _failed(index, problem)
             continue
-        results.append({"index": index, "status": 201, "pass_": pass_})
+        templates[template_id] = template
+        row = PassRow(
+            line=index,
+            data=loaded["data"],
+            serial_number=loaded.get("serial_number") or "",
+            customer_email=loaded.get("customer_email") or "",
+        )
+        if runs and runs[-1][0] is template:
+            runs[-1][1].append(row)
+        else:
+            runs.append((template, [row]))
 
-    created = _show_passes(results)
+    issued = [row for template, rows in runs for row in issue_passes(template, rows)]
+    created_ids = [row.pass_id for row in issued if row.pass_id is not None]
+    passes = {
+        pass_.id: pass_
+        for pass_ in db.session.scalars(select(Pass).where(Pass.id.in_(created_ids)))
+    }
+    for row in issued:
+        if row.pass_id is not None:
+            results[row.line] = {
+                "index": row.line,
+                "status": 201,
+                "pass_": passes[row.pass_id],
+            }
+        elif row.is_serial_taken:
+            problem = ApiProblem(
+                409,
+                f"A pass with serial number {row.serial_number} exists.",
+                type_=SERIAL_TAKEN,
+            )
+            results[row.line] = _failed(row.line, problem)
+        else:
+            problem = _data_problem(PassValidationError(row.errors))
+            results[row.line] = _failed(row.line, problem)
+
+    ordered = [results[index] for index in sorted(results)]
+    created = _show_passes(ordered)
     log.info("%s passes issued in bulk by API key %s", created, g.api_key.id)
-    return {"results": results, "created": created, "failed": len(results) - created}
+    return {"results": ordered, "created": created, "failed": len(ordered) - created}
 
 
 @bp.route("/passes/bulk", methods=["PATCH"])
@@ -184,14 +225,16 @@ def update_passes(args: dict[str, Any]):
             pass_ = _find_pass(loaded["pass_type_identifier"], loaded["serial_number"])
             if pass_ is None:
                 raise ApiProblem(404, NOT_FOUND)
-            change_data(pass_, loaded["data"])
+            change_data(pass_, loaded["data"], report=False)
         except ApiProblem as problem:
             results.append(_failed(index, problem))
             continue
         results.append({"index": index, "status": 200, "pass_": pass_})
 
     changed = {r["pass_"].id: r["pass_"] for r in results if "pass_" in r}
-    pushes = push_now(list(changed.values()))
+    # One webhook lookup, commit and job for the whole call, not one per pass.
+    events.passes_updated(changed.values())
+    pushes = push_passes_now(list(changed.values())).as_dict()
     updated = _show_passes(results)
     log.info("%s passes updated in bulk by API key %s", updated, g.api_key.id)
     return {
@@ -222,7 +265,7 @@ def update_pass(args: dict[str, Any], pass_type_identifier: str, serial_number: 
     pass_ = _pass_or_404(pass_type_identifier, serial_number)
 
     change_data(pass_, args["data"])
-    pushes = push_now([pass_])
+    pushes = push_passes_now([pass_]).as_dict()
 
     log.info("pass %s updated by API key %s", pass_.id, g.api_key.id)
     (resource,) = resources([pass_])
@@ -242,17 +285,17 @@ def void_pass(pass_type_identifier: str, serial_number: str):
     pass_ = _pass_or_404(pass_type_identifier, serial_number)
 
     if pass_.is_voided:
-        pushes = _summary(0, Counter())
+        pushes = PushSummary()
     else:
         try:
             service.update_pass(pass_, is_voided=True, actor=_actor(), push=False)
         except (PassDataError, PassValidationError) as error:
             raise _data_problem(error) from error
-        pushes = push_now([pass_])
+        pushes = push_passes_now([pass_])
         log.info("pass %s voided by API key %s", pass_.id, g.api_key.id)
 
     (resource,) = resources([pass_])
-    return {"pass_": resource, "pushes": pushes}
+    return {"pass_": resource, "pushes": pushes.as_dict()}
 
 
 @bp.route(PASS_PATH + "/bundle", methods=["GET"])
@@ -299,7 +342,7 @@ def list_registrations(pass_type_identifier: str, serial_number: str):
                 "registered_at": _utc(registration.created_at),
                 "updated_at": _utc(registration.updated_at),
             }
-            for registration in pass_queries.registrations(pass_)
+            for registration in queries.registrations(pass_)
         ]
     }
 
@@ -350,54 +393,21 @@ def issue(args: dict[str, Any], templates: dict[int, Template]) -> Pass:
     return pass_
 
 
-def change_data(pass_: Pass, changes: dict[str, Any]) -> None:
-    """Store the changed values over the pass's data, without pushing yet."""
+def change_data(pass_: Pass, changes: dict[str, Any], *, report: bool = True) -> None:
+    """Store the changed values over the pass's data, without pushing yet.
+
+    With `report` False the caller records the pass.updated webhook event.
+    """
     try:
         service.update_pass(
-            pass_, {**pass_.data, **changes}, actor=_actor(), push=False
+            pass_,
+            {**pass_.data, **changes},
+            actor=_actor(),
+            push=False,
+            report=report,
         )
     except (PassDataError, PassValidationError) as error:
         raise _data_problem(error) from error
-
-
-def push_now(passes: list[Pass]) -> dict[str, int]:
-    """Re-sign the passes that have devices, push to them, and count outcomes."""
-    pass_ids = [pass_.id for pass_ in passes]
-    if not pass_ids:
-        return _summary(0, Counter())
-    tokens, with_devices = db.session.execute(
-        select(
-            func.count(func.distinct(Registration.push_token)),
-            func.count(func.distinct(Registration.pass_id)),
-        ).where(Registration.pass_id.in_(pass_ids))
-    ).one()
-    if not tokens:
-        return _summary(0, Counter())
-
-    registered = set(
-        db.session.scalars(
-            select(Registration.pass_id).where(Registration.pass_id.in_(pass_ids))
-        )
-    )
-    for pass_ in passes:
-        if pass_.id in registered:
-            _sign(pass_)
-    log.info("pushing %s passes with devices (%s tokens)", with_devices, tokens)
-    return _summary(tokens, push_pass_updates(pass_ids))
-
-
-def _sign(pass_: Pass) -> None:
-    # Devices fetch the pass right after the push, so its bundle is made now.
-    try:
-        service.signed_bundle(pass_)
-    except Exception:
-        # The device's fetch signs it again and fails there; the push still goes.
-        log.exception("could not sign pass %s", pass_.serial_number)
-        db.session.rollback()
-
-
-def _summary(tokens: int, outcomes: Counter) -> dict[str, int]:
-    return {"push_tokens": tokens, **{name: outcomes[name] for name in PUSH_OUTCOMES}}
 
 
 def _show_passes(results: list[dict[str, Any]]) -> int:

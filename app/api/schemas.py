@@ -10,6 +10,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from app.passes.bundle import CONTROL_CHARACTERS, MAX_VALUE_LENGTH
 from app.passes.service import SERIAL_NUMBER
 from app.push.service import (
     BAD_DEVICE_TOKEN,
@@ -21,12 +22,10 @@ from app.push.service import (
 
 # Integer columns are 32-bit on PostgreSQL; a larger id names nothing.
 MAX_ID = 2**31 - 1
-MAX_VALUE_LENGTH = 2000
 MAX_DATA_KEYS = 100
 MAX_BULK_ITEMS = 100
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PUSH_OUTCOMES = (SENT, FAILED, UNREGISTERED, BAD_DEVICE_TOKEN, CERTIFICATE_REJECTED)
 
 

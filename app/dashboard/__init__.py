@@ -15,7 +15,7 @@ def require_login() -> None:
 # Each module registers its pages on bp.
 from app.dashboard import (  # noqa: E402, F401
     api_keys,
-    bulk_issue,
+    bulk_imports,
     formatting,
     links,
     mail_pages,

@@ -4,29 +4,15 @@ import logging
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import StringField
-from wtforms.validators import DataRequired, Length
 
 from app.api import keys
 from app.dashboard import bp
+from app.dashboard.api_key_forms import NewApiKeyForm
+from app.dashboard.forms import ButtonForm
 from app.dashboard.summaries import owned_or_404
 from app.models import ApiKey
 
 log = logging.getLogger(__name__)
-
-
-class NewApiKeyForm(FlaskForm):
-    """A new key, named so the merchant knows later what uses it."""
-
-    name = StringField(
-        "Name (what will use the key)",
-        [DataRequired("Give the key a name."), Length(max=100)],
-    )
-
-
-class RevokeApiKeyForm(FlaskForm):
-    """Revoking takes no input: the form carries only the CSRF token."""
 
 
 @bp.get("/api-keys")
@@ -54,7 +40,7 @@ def create_api_key():
 def revoke_api_key(key_id: int):
     """Stop one of the merchant's keys working, for good."""
     api_key = owned_or_404(ApiKey, key_id, current_user.merchant_id)
-    if not RevokeApiKeyForm().validate_on_submit():
+    if not ButtonForm().validate_on_submit():
         abort(400)
     if api_key.revoked_at is not None:
         flash("That key is already revoked.")
@@ -69,7 +55,7 @@ def _page(form: NewApiKeyForm, new_key: str | None = None, new_key_id=None):
         "dashboard/api_keys/list.html",
         keys=keys.merchant_keys(current_user.merchant_id),
         form=form,
-        revoke_form=RevokeApiKeyForm(),
+        revoke_form=ButtonForm(),
         new_key=new_key,
         new_key_id=new_key_id,
     )

@@ -1,12 +1,12 @@
 """Template filters the dashboard pages share: times and shortened identifiers.
 
-Devices and push tokens are shown by their last characters only, in one place,
-so no page shows a full push token (a credential to wake the device).
+Devices and push tokens are shortened by app.formatting, as in the merchant API.
 """
 
 from datetime import datetime
 
 from app.dashboard import bp
+from app.formatting import device_hint, token_hint
 from app.models import REMOVED_AFTER_410, REMOVED_BAD_DEVICE_TOKEN, REMOVED_BY_DEVICE
 
 
@@ -16,16 +16,8 @@ def utc_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-@bp.app_template_filter("device_hint")
-def device_hint(library_identifier: str) -> str:
-    """Show a device library identifier by its last 6 characters."""
-    return "…" + library_identifier[-6:]
-
-
-@bp.app_template_filter("token_hint")
-def token_hint(push_token: str) -> str:
-    """Show a push token by its last 4 characters."""
-    return "…" + push_token[-4:]
+bp.add_app_template_filter(device_hint)
+bp.add_app_template_filter(token_hint)
 
 
 PUSH_OUTCOMES = {

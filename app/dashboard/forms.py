@@ -1,4 +1,4 @@
-"""Dashboard forms for pass types: adding a Pass Type ID certificate."""
+"""Dashboard forms: a bare button any area uses, and adding a pass type certificate."""
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -8,6 +8,10 @@ from wtforms.validators import Length, Optional
 # Certificates and keys are a few kilobytes; a .p12 with a long chain stays
 # well under this, so anything bigger is the wrong file.
 MAX_CERTIFICATE_FILE = 256 * 1024
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a button (void, revoke): it carries the CSRF token."""
 
 
 class PassTypeForm(FlaskForm):

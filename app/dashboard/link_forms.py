@@ -1,4 +1,4 @@
-"""The forms of a pass's download links: a new link, and revoking one."""
+"""The form of a new download link for a pass."""
 
 from flask_wtf import FlaskForm
 from wtforms import IntegerField
@@ -20,7 +20,3 @@ class NewLinkForm(FlaskForm):
         ],
         render_kw={"min": 1, "max": MAX_LINK_DAYS},
     )
-
-
-class RevokeLinkForm(FlaskForm):
-    """Revoking takes no input: the form carries only the CSRF token."""

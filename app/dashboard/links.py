@@ -7,7 +7,8 @@ from flask import abort, flash, redirect, url_for
 from flask_login import current_user
 
 from app.dashboard import bp, pass_queries
-from app.dashboard.link_forms import NewLinkForm, RevokeLinkForm
+from app.dashboard.forms import ButtonForm
+from app.dashboard.link_forms import NewLinkForm
 from app.dashboard.pass_forms import pass_data_form
 from app.dashboard.passes import detail_page
 from app.downloads.links import create_link, link_url, revoke_link
@@ -40,7 +41,7 @@ def revoke(pass_id: int, link_id: int):
     pass_ = pass_queries.owned_pass_or_404(pass_id, current_user.merchant_id)
     link = pass_queries.download_link_or_404(pass_, link_id)
     back = redirect(url_for("dashboard.pass_detail", pass_id=pass_.id))
-    if not RevokeLinkForm().validate_on_submit():
+    if not ButtonForm().validate_on_submit():
         abort(400)
     if not link.is_usable(utcnow()):
         flash("That link no longer works already.")

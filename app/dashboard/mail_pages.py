@@ -9,15 +9,16 @@ from typing import Any
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
 from app.dashboard import bp, pass_queries
+from app.dashboard.mail_forms import MailRequestForm, mail_request_form
 from app.dashboard.passes import list_filters
 from app.dashboard.summaries import owned_or_404
 from app.extensions import db
-from app.mail import start_mail_batch
+from app.mail import RepeatedMailRequest, start_mail_batch
 from app.models import MAIL_FAILED, MailBatch, MailDelivery, Pass, Template, User
+from app.passes import queries
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +26,12 @@ RECENT_BATCHES = 50
 SHOWN_FAILURES = 200
 
 
-class StartMailForm(FlaskForm):
-    """Starting a batch takes no input but the filters: the form carries CSRF."""
-
-
 @bp.post("/passes/<int:pass_id>/email")
 def email_pass(pass_id: int):
     """Email the pass's download link to its customer, in the background."""
     pass_ = pass_queries.owned_pass_or_404(pass_id, current_user.merchant_id)
-    if not StartMailForm().validate_on_submit():
+    form = MailRequestForm()
+    if not form.validate_on_submit():
         abort(400)
     if not pass_.customer_email or pass_.is_voided:
         flash(
@@ -43,9 +41,15 @@ def email_pass(pass_id: int):
         )
         return redirect(url_for("dashboard.pass_detail", pass_id=pass_.id))
 
-    batch = start_mail_batch(
-        current_user.merchant_id, [pass_.id], actor=f"user:{current_user.id}"
-    )
+    try:
+        batch = start_mail_batch(
+            current_user.merchant_id,
+            [pass_.id],
+            actor=f"user:{current_user.id}",
+            nonce=form.nonce.data,
+        )
+    except RepeatedMailRequest as repeated:
+        return _already_started(repeated.batch_id)
     log.info(
         "pass %s emailed by user %s (batch %s)", pass_.id, current_user.id, batch.id
     )
@@ -60,14 +64,14 @@ def new_mail_batch():
     filters = _owned_filters(request.args, merchant_id)
 
     with_email = _count(_mailable(merchant_id, filters))
-    matching = _count(pass_queries.filtered_passes(_own_types(merchant_id), filters))
+    matching = _count(queries.filtered_passes(_own_types(merchant_id), filters))
 
     return render_template(
         "dashboard/mail/new.html",
         filters=filters,
         matching=matching,
         with_email=with_email,
-        form=StartMailForm(),
+        form=mail_request_form(),
         list_url=url_for("dashboard.passes", **filters.query_args()),
     )
 
@@ -76,7 +80,8 @@ def new_mail_batch():
 def start_batch():
     """Email the link of every unvoided pass with an email matching the filters."""
     merchant_id = current_user.merchant_id
-    if not StartMailForm().validate_on_submit():
+    form = MailRequestForm()
+    if not form.validate_on_submit():
         abort(400)
     filters = _owned_filters(request.form, merchant_id)
 
@@ -85,7 +90,15 @@ def start_batch():
         flash("No pass matching these filters has a customer email.")
         return redirect(url_for("dashboard.passes", **filters.query_args()))
 
-    batch = start_mail_batch(merchant_id, pass_ids, actor=f"user:{current_user.id}")
+    try:
+        batch = start_mail_batch(
+            merchant_id,
+            pass_ids,
+            actor=f"user:{current_user.id}",
+            nonce=form.nonce.data,
+        )
+    except RepeatedMailRequest as repeated:
+        return _already_started(repeated.batch_id)
     log.info(
         "mail batch %s of %s passes started by user %s",
         batch.id,
@@ -96,7 +109,14 @@ def start_batch():
     return redirect(url_for("dashboard.mail_batch", batch_id=batch.id))
 
 
-def _owned_filters(values, merchant_id: int) -> pass_queries.PassFilters:
+def _already_started(batch_id: int):
+    """Answer a request sent again (a double click) with the batch it started."""
+    log.info("mail batch %s asked for again by user %s", batch_id, current_user.id)
+    flash("These emails were already started: nothing was sent twice.")
+    return redirect(url_for("dashboard.mail_batch", batch_id=batch_id))
+
+
+def _owned_filters(values, merchant_id: int) -> queries.PassFilters:
     filters = list_filters(values)
     if filters.template_id is not None:
         owned_or_404(Template, filters.template_id, merchant_id)
@@ -104,12 +124,12 @@ def _owned_filters(values, merchant_id: int) -> pass_queries.PassFilters:
 
 
 def _own_types(merchant_id: int) -> list[int]:
-    return pass_queries.own_pass_type_ids(merchant_id)
+    return queries.own_pass_type_ids(merchant_id)
 
 
-def _mailable(merchant_id: int, filters: pass_queries.PassFilters, *columns):
+def _mailable(merchant_id: int, filters: queries.PassFilters, *columns):
     """Return the query of the matching passes a link can be emailed to."""
-    query = pass_queries.filtered_passes(_own_types(merchant_id), filters).where(
+    query = queries.filtered_passes(_own_types(merchant_id), filters).where(
         Pass.customer_email.is_not(None), Pass.is_voided.is_(False)
     )
     if columns:

@@ -1,4 +1,4 @@
-"""The forms of the pass pages: a pass's data, and voiding a pass."""
+"""The form of a pass's data on its page."""
 
 import math
 import re
@@ -9,20 +9,16 @@ from wtforms import Field, StringField
 from wtforms.validators import Length, ValidationError
 
 from app.models import Pass
-from app.passes.bundle import placeholders
+from app.passes.bundle import (
+    CONTROL_CHARACTERS,
+    MAX_VALUE_LENGTH,
+    data_placeholders,
+)
 
 # Field names carry a prefix, so a placeholder called "data" or "errors"
 # cannot shadow the form's own attributes.
 FIELD_PREFIX = "value-"
-MAX_VALUE_LENGTH = 2000
-# The server fills {{serialNumber}} itself; it is not pass data.
-FILLED_BY_SERVER = frozenset({"serialNumber"})
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 INTEGER = re.compile(r"-?[0-9]{1,15}")
-
-
-class VoidPassForm(FlaskForm):
-    """Voiding takes no input: the form carries only the CSRF token."""
 
 
 class PassDataForm(FlaskForm):
@@ -49,7 +45,7 @@ class PassDataForm(FlaskForm):
 
 def editable_placeholders(pass_: Pass) -> list[str]:
     """Return the names of the template's placeholders that pass data fills."""
-    return sorted(placeholders(pass_.template.design) - FILLED_BY_SERVER)
+    return data_placeholders(pass_.template.design)
 
 
 def pass_data_form(pass_: Pass) -> PassDataForm:

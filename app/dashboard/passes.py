@@ -10,13 +10,14 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.http import http_date
 
 from app.dashboard import bp, pass_queries
-from app.dashboard.link_forms import NewLinkForm, RevokeLinkForm
-from app.dashboard.pass_checks import barcode_errors
-from app.dashboard.pass_forms import PassDataForm, VoidPassForm, pass_data_form
+from app.dashboard.forms import ButtonForm
+from app.dashboard.link_forms import NewLinkForm
+from app.dashboard.mail_forms import mail_request_form
+from app.dashboard.pass_forms import PassDataForm, pass_data_form
 from app.dashboard.summaries import owned_or_404
 from app.downloads.links import link_url
 from app.models import Pass, Template, utcnow
-from app.passes import service
+from app.passes import queries, service
 from app.passes.bundle import PassDataError
 from app.passes.validation import PassValidationError
 from app.preview.layout import PassPreview, preview_model
@@ -61,9 +62,9 @@ def passes():
     )
 
 
-def list_filters(args: MultiDict) -> pass_queries.PassFilters:
+def list_filters(args: MultiDict) -> queries.PassFilters:
     """Read the pass list's filters from its query (or form) arguments."""
-    return pass_queries.PassFilters(
+    return queries.PassFilters(
         serial_prefix=args.get("serial", "").strip()[:MAX_SEARCH_LENGTH],
         text=args.get("text", "").strip()[:MAX_SEARCH_LENGTH],
         template_id=_id(args.get("template")),
@@ -94,9 +95,6 @@ def update_pass_data(pass_id: int):
     if pass_.is_voided:
         return detail_page(pass_, form, data_errors=[VOIDED_DATA])
     data = form.pass_data(pass_.data)
-    problems = barcode_errors(pass_.template, data, pass_.serial_number)
-    if problems:
-        return detail_page(pass_, form, data_errors=problems)
 
     try:
         service.update_pass(pass_, data, actor=f"user:{current_user.id}")
@@ -114,7 +112,7 @@ def void_pass(pass_id: int):
     """Void the pass, re-sign it and push it to its devices."""
     pass_ = pass_queries.owned_pass_or_404(pass_id, current_user.merchant_id)
     back = redirect(url_for("dashboard.pass_detail", pass_id=pass_.id))
-    if not VoidPassForm().validate_on_submit():
+    if not ButtonForm().validate_on_submit():
         abort(400)
     if pass_.is_voided:
         flash("The pass is already voided.")
@@ -142,7 +140,7 @@ def detail_page(
     link_form: NewLinkForm | None = None,
 ):
     """Render the pass page, with the data form (and a link form) as given."""
-    registrations = pass_queries.registrations(pass_)
+    registrations = queries.registrations(pass_)
     links = [
         (link, link_url(link), link.is_usable(utcnow()))
         for link in pass_queries.download_links(pass_)
@@ -154,9 +152,10 @@ def detail_page(
         data_rows=sorted(pass_.data.items()),
         form=form,
         data_errors=data_errors,
-        void_form=VoidPassForm(),
+        void_form=ButtonForm(),
         link_form=link_form or NewLinkForm(),
-        revoke_form=RevokeLinkForm(),
+        revoke_form=ButtonForm(),
+        mail_form=mail_request_form(),
         links=links,
         registrations=registrations,
         removals=pass_queries.recent_removals(pass_),

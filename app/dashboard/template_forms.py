@@ -1,25 +1,21 @@
 """The forms of the template pages: importing a .pkpass, issuing a pass."""
 
-import re
-
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import EmailField, Field, SelectField, StringField
 from wtforms.validators import Email, Length, Optional, Regexp, ValidationError
 
-from app.dashboard.pass_forms import (
-    FIELD_PREFIX,
-    FILLED_BY_SERVER,
-    MAX_VALUE_LENGTH,
-    PassDataForm,
-)
+from app.dashboard.pass_forms import FIELD_PREFIX, PassDataForm
 from app.models import Template
-from app.passes.bundle import placeholders
+from app.passes.bundle import (
+    CONTROL_CHARACTERS,
+    MAX_VALUE_LENGTH,
+    data_placeholders,
+)
 from app.passes.importer import MAX_BUNDLE_BYTES
 from app.passes.service import SERIAL_NUMBER
 
 MAX_NAME_LENGTH = 200
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class PassTypeSelect(SelectField):
@@ -86,7 +82,7 @@ class IssuePassForm(PassDataForm):
 
 def template_placeholders(template: Template) -> list[str]:
     """Return the names of the template's placeholders that pass data fills."""
-    return sorted(placeholders(template.design) - FILLED_BY_SERVER)
+    return data_placeholders(template.design)
 
 
 def issue_pass_form(template: Template) -> IssuePassForm:

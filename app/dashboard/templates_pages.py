@@ -22,7 +22,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.dashboard import bp, designer, summaries
-from app.dashboard.pass_checks import barcode_errors
 from app.dashboard.template_forms import (
     ImportTemplateForm,
     IssuePassForm,
@@ -126,9 +125,6 @@ def issue_pass(template_id: int):
     form = issue_pass_form(template)
     if not form.validate_on_submit():
         return _detail_page(template, form)
-    problems = barcode_errors(template, form.pass_data({}), form.serial.data)
-    if problems:
-        return _detail_page(template, form, data_errors=problems)
 
     try:
         pass_ = service.issue_pass(

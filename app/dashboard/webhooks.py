@@ -1,7 +1,5 @@
 """Webhook pages: a merchant's endpoints, their secrets and their deliveries."""
 
-import logging
-
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -14,8 +12,6 @@ from app.webhooks import delivery as webhook_delivery
 from app.webhooks import endpoints, events
 from app.webhooks.signing import SIGNATURE_HEADER, SecretError
 from app.webhooks.urls import WebhookURLError
-
-log = logging.getLogger(__name__)
 
 RECENT_DELIVERIES = 50
 
@@ -51,6 +47,7 @@ def new_webhook():
                 current_user.merchant_id,
                 form.url.data,
                 form.events.data,
+                is_active=form.is_active.data,
                 actor=f"user:{current_user.id}",
             )
         except WebhookURLError as exc:
@@ -80,13 +77,16 @@ def edit_webhook(endpoint_id: int):
 
     try:
         endpoints.update_endpoint(
-            endpoint, form.url.data, form.events.data, form.is_active.data
+            endpoint,
+            form.url.data,
+            form.events.data,
+            form.is_active.data,
+            actor=f"user:{current_user.id}",
         )
     except WebhookURLError as exc:
         db.session.rollback()
         form.url.errors.append(str(exc))
         return _detail_page(endpoint, form), 400
-    log.info("webhook endpoint %s edited by user %s", endpoint.id, current_user.id)
     flash("Endpoint saved.")
     return redirect(url_for("dashboard.webhook", endpoint_id=endpoint.id))
 

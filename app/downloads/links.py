@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from app import audit
 from app.extensions import db
@@ -15,7 +15,8 @@ from app.passes.bundle import MAX_BUNDLED_PASSES
 
 log = logging.getLogger(__name__)
 
-# token_urlsafe(24) gives 32 characters; anything far longer is no token.
+# 192 random bits, written in 32 characters; anything far longer is no token.
+TOKEN_BYTES = 24
 MAX_TOKEN_LENGTH = 64
 
 
@@ -42,37 +43,51 @@ def create_order_link(
     return _create(passes, expires_at)
 
 
+def create_links(passes: Iterable[Pass]) -> list[DownloadLink]:
+    """Give each pass a new link of its own; the caller commits.
+
+    For many passes at once, such as a chunk of a mail batch or of a bulk
+    issue: the links and their items are inserted in a statement each, and
+    the caller commits them with its own changes. The passes must have ids.
+    """
+    pass_ids = [pass_.id for pass_ in passes]
+    if not pass_ids:
+        return []
+    links = db.session.scalars(
+        insert(DownloadLink).returning(DownloadLink, sort_by_parameter_order=True),
+        [{"token": _new_token()} for _ in pass_ids],
+    ).all()
+    db.session.execute(
+        insert(DownloadLinkPass),
+        [
+            {"link_id": link.id, "pass_id": pass_id, "position": 0}
+            for link, pass_id in zip(links, pass_ids, strict=True)
+        ],
+    )
+    return list(links)
+
+
 def _create(passes: list[Pass], expires_at: datetime | None) -> DownloadLink:
-    link = DownloadLink(
-        token=secrets.token_urlsafe(24),
+    link = _new_link(passes, expires_at)
+    db.session.add(link)
+    db.session.commit()
+    return link
+
+
+def _new_link(passes: list[Pass], expires_at: datetime | None) -> DownloadLink:
+    """Return a link to the passes, in their order, with a new random token."""
+    return DownloadLink(
+        token=_new_token(),
         expires_at=expires_at,
         items=[
             DownloadLinkPass(pass_=pass_, position=position)
             for position, pass_ in enumerate(passes)
         ],
     )
-    db.session.add(link)
-    db.session.commit()
-    return link
 
 
-def create_links(passes: Iterable[Pass]) -> list[DownloadLink]:
-    """Give each pass a new link of its own in one flush; the caller commits.
-
-    For many passes at once, such as a chunk of a mail batch: the links are
-    inserted in a statement or two, and the caller commits them with its own
-    changes.
-    """
-    links = [
-        DownloadLink(
-            token=secrets.token_urlsafe(24),
-            items=[DownloadLinkPass(pass_id=pass_.id, position=0)],
-        )
-        for pass_ in passes
-    ]
-    db.session.add_all(links)
-    db.session.flush()
-    return links
+def _new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
 
 
 def link_url(link: DownloadLink) -> str:

@@ -33,11 +33,12 @@ from flask import current_app
 from flask_mailman import EmailMultiAlternatives
 from flask_mailman.backends.base import BaseEmailBackend
 from sqlalchemy import exists, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from app import jobs
 from app.downloads.links import create_links, link_url
-from app.extensions import db, mail
+from app.extensions import db, mailer
 from app.mail.compose import link_email
 from app.models import (
     MAIL_FAILED,
@@ -75,11 +76,22 @@ class ConnectionLost(Exception):
     """The SMTP connection failed in the middle of a chunk."""
 
 
-def start_mail_batch(merchant_id: int, pass_ids: list[int], actor: str) -> MailBatch:
+class RepeatedMailRequest(Exception):
+    """A batch was asked for with a nonce that already started one."""
+
+    def __init__(self, batch_id: int):
+        super().__init__(f"mail batch {batch_id} was started with this nonce")
+        self.batch_id = batch_id
+
+
+def start_mail_batch(
+    merchant_id: int, pass_ids: list[int], actor: str, nonce: str | None = None
+) -> MailBatch:
     """Record a delivery per pass and queue the job that emails their links.
 
     Passes without an email address, and voided ones, are recorded failed at
-    once. Raises LookupError if a pass is not the merchant's.
+    once. Raises LookupError if a pass is not the merchant's, and
+    RepeatedMailRequest if the merchant's nonce started a batch already.
     """
     ids = list(dict.fromkeys(pass_ids))
     found = _pass_rows(merchant_id, ids)
@@ -87,9 +99,14 @@ def start_mail_batch(merchant_id: int, pass_ids: list[int], actor: str) -> MailB
     if missing:
         raise LookupError(f"passes {missing[:10]} are not the merchant's")
 
-    batch = MailBatch(merchant_id=merchant_id, created_by=actor, total=len(ids))
+    batch = MailBatch(
+        merchant_id=merchant_id,
+        created_by=actor,
+        total=len(ids),
+        request_nonce=nonce,
+    )
     db.session.add(batch)
-    db.session.flush()
+    _claim_nonce(merchant_id, nonce)
     rows = []
     for pass_id in ids:
         email, is_voided = found[pass_id]
@@ -114,6 +131,29 @@ def start_mail_batch(merchant_id: int, pass_ids: list[int], actor: str) -> MailB
     if batch.finished_at is None:
         jobs.enqueue("app.mail.batches.run_mail_batch", batch.id)
     return batch
+
+
+def _claim_nonce(merchant_id: int, nonce: str | None) -> None:
+    """Insert the new batch, whose nonce the unique constraint lets in once.
+
+    Two requests at the same moment are ordered by the database: the second
+    insert waits for the first to commit, then fails.
+    """
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        earlier = None
+        if nonce is not None:
+            earlier = db.session.scalar(
+                select(MailBatch.id).where(
+                    MailBatch.merchant_id == merchant_id,
+                    MailBatch.request_nonce == nonce,
+                )
+            )
+        if earlier is None:
+            raise
+        raise RepeatedMailRequest(earlier) from None
 
 
 def _pass_rows(merchant_id: int, ids: list[int]) -> dict[int, tuple[str | None, bool]]:
@@ -272,7 +312,7 @@ def _send_over_one_connection(batch: MailBatch, emails: list[_Email]) -> None:
     Outcomes known when the connection fails are stored before the error
     goes on, so a new connection only sends the rest.
     """
-    connection = mail.get_connection()
+    connection = mailer.get_connection()
     connection.open()
     done: list[_Email] = []
     try:

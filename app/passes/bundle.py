@@ -44,6 +44,19 @@ def placeholders(design: Any) -> set[str]:
     return set()
 
 
+# The server fills {{serialNumber}} itself; it is not pass data.
+FILLED_BY_SERVER = frozenset({"serialNumber"})
+# A value of pass data, however it arrives (dashboard, CSV, API): at most this
+# long, and free of control characters other than tab and line breaks.
+MAX_VALUE_LENGTH = 2000
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def data_placeholders(design: Any) -> list[str]:
+    """Return the names of a design's placeholders that pass data fills, sorted."""
+    return sorted(placeholders(design) - FILLED_BY_SERVER)
+
+
 SAMPLE_DATE = "2030-01-01T12:00:00+00:00"
 _DATE_KEYS = {"relevantDate", "expirationDate", "date", "startDate", "endDate"}
 _COLOR_KEYS = {"foregroundColor", "backgroundColor", "labelColor"}

@@ -1,5 +1,6 @@
 """Issuing and updating passes, and keeping their signed bundles."""
 
+import json
 import logging
 import re
 import secrets
@@ -34,7 +35,8 @@ from app.passes.bundle import (
     validate_files,
 )
 from app.passes.importer import ImportedDesign
-from app.passes.validation import style_of
+from app.passes.validation import PassValidationError, style_of
+from app.preview.barcodes import barcode_problem
 from app.webhooks import events
 
 log = logging.getLogger(__name__)
@@ -134,7 +136,7 @@ def render_template_sample(template: Template) -> dict[str, bytes]:
         template,
         sample_values(template.design),
         serial_number="sample-serial",
-        authentication_token=secrets.token_urlsafe(24),
+        authentication_token=new_authentication_token(),
     )
 
 
@@ -158,12 +160,33 @@ def render_files(pass_: Pass, *, strict: bool = False) -> dict[str, bytes]:
 def check_pass(pass_: Pass, *, strict: bool = True) -> None:
     """Raise PassDataError or PassValidationError if the pass cannot be signed.
 
-    `strict` refuses data that leaves a placeholder without a value.
+    `strict` checks new data: it refuses data that leaves a placeholder
+    without a value or makes a barcode no scanner could read.
     """
-    validate_files(
-        render_files(pass_, strict=strict),
-        allow_http=current_app.config["DEVELOPMENT"],
+    files = render_files(pass_, strict=strict)
+    validate_files(files, allow_http=current_app.config["DEVELOPMENT"])
+    if strict:
+        _check_barcodes(json.loads(files["pass.json"]))
+
+
+def _check_barcodes(pass_json: dict[str, Any]) -> None:
+    """Refuse barcodes Wallet cannot show: no message, or one that cannot fit."""
+    problems = dict.fromkeys(
+        barcode_problem(barcode) for barcode in pass_json.get("barcodes", [])
     )
+    messages = []
+    for problem in problems:
+        if problem is None:
+            continue
+        message = f"The barcode cannot be made from this data: {problem}"
+        if "cannot hold" in problem:
+            message += (
+                " Type other characters, or choose the utf-8 encoding in the "
+                "template's barcode design."
+            )
+        messages.append(message)
+    if messages:
+        raise PassValidationError(messages)
 
 
 def _render(
@@ -190,6 +213,19 @@ def _render(
     return bundle_files(pass_json, images, template.localizations)
 
 
+def new_serial_number() -> str:
+    """Return a random serial number for a pass issued without one."""
+    return secrets.token_hex(10)
+
+
+def new_authentication_token() -> str:
+    """Return a pass's authenticationToken: 192 random bits, 32 characters.
+
+    Apple asks for at least 16 characters; Wallet sends it back on every call.
+    """
+    return secrets.token_urlsafe(24)
+
+
 def issue_pass(
     template: Template,
     data: dict[str, Any],
@@ -202,7 +238,7 @@ def issue_pass(
     The caller checks `customer_email`; it is stored in lower case, as the
     pass list searches it.
     """
-    serial_number = serial_number or secrets.token_hex(10)
+    serial_number = serial_number or new_serial_number()
     if not SERIAL_NUMBER.fullmatch(serial_number):
         raise PassDataError(
             "A serial number is 1 to 64 letters, digits, dots, dashes or underscores."
@@ -218,7 +254,7 @@ def issue_pass(
         pass_type=template.pass_type,
         template=template,
         serial_number=serial_number,
-        authentication_token=secrets.token_urlsafe(24),
+        authentication_token=new_authentication_token(),
         data=dict(data),
         customer_email=customer_email.strip().lower() if customer_email else None,
     )
@@ -237,13 +273,16 @@ def update_pass(
     is_voided: bool | None = None,
     actor: str = "system",
     push: bool = True,
+    report: bool = True,
 ) -> Pass:
     """Change a pass's data or voided flag, then push to its devices.
 
     The pass is rendered and checked before anything is stored, so bad data
     raises PassDataError or PassValidationError and leaves the pass as it was.
     With `push` False no push job is queued: the caller pushes itself (the
-    merchant API does, to answer with the outcomes).
+    merchant API does, to answer with the outcomes). With `report` False no
+    pass.updated webhook event is recorded: the caller reports many passes at
+    once (events.passes_updated).
     """
     if data is not None:
         pass_.data = dict(data)
@@ -263,7 +302,8 @@ def update_pass(
         audit.record(action, pass_.serial_number, merchant_id, actor)
     db.session.commit()
     log.info("pass %s updated", pass_.serial_number)
-    events.pass_updated(pass_)
+    if report:
+        events.pass_updated(pass_)
     if push:
         jobs.enqueue("app.push.service.push_pass_updates", [pass_.id])
     return pass_

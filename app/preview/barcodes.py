@@ -45,28 +45,46 @@ def barcode_png(format: str, message: str, encoding: str = "iso-8859-1") -> byte
     Raises BarcodeError when the format is unknown, the encoding cannot hold the
     message, or the message is too long for the format.
     """
+    data = check_barcode(format, message, encoding)
+    if format == QR:
+        return _qr(data)
+    if format == PDF417:
+        image = _pdf417(data)
+    elif format == AZTEC:
+        image = _aztec(data)
+    else:
+        image = _code128(message)
+    return _png(image)
+
+
+def check_barcode(format: str, message: str, encoding: str = "iso-8859-1") -> bytes:
+    """Return the message's bytes if the format can hold it, without drawing.
+
+    Raises BarcodeError as barcode_png does; issuing calls this for every pass,
+    so it builds each format's symbol but never an image.
+    """
     if format not in FORMAT_NAMES:
         raise BarcodeError(f"{format!r} is not a barcode format Wallet knows.")
     if not message:
         raise BarcodeError("The barcode has no message to encode.")
     data = encode_message(message, encoding)
-
     try:
         if format == QR:
-            return _qr(data)
-        if format == PDF417:
-            image = _pdf417(data)
+            # A fixed mask skips scoring all eight: only the capacity matters.
+            segno.make_qr(data, error="m", mask=0)
+        elif format == PDF417:
+            _pdf417_fits(data)
         elif format == AZTEC:
-            image = _aztec(data)
+            _aztec_code(data)
         else:
-            image = _code128(message)
+            _code128_modules(message)
     except BarcodeError:
         raise
     except (ValueError, segno.DataOverflowError) as exc:
         raise BarcodeError(
             f"The message is too long for {FORMAT_NAMES[format]}."
         ) from exc
-    return _png(image)
+    return data
 
 
 def encode_message(message: str, encoding: str) -> bytes:
@@ -104,35 +122,40 @@ def _pdf417(data: bytes) -> Image.Image:
     return pdf417gen.render_image(codes, scale=2, ratio=3, padding=8)
 
 
+def _pdf417_fits(data: bytes) -> None:
+    """Raise ValueError unless some column count holds the data.
+
+    Few columns suit short messages (the format needs three rows at least)
+    and many suit long ones, so the counts are tried from the fewest.
+    """
+    for columns in PDF417_COLUMNS:
+        try:
+            pdf417gen.encode(data, columns=columns)
+        except ValueError:
+            continue
+        return
+    raise ValueError("no column count fits the message")
+
+
 def _pdf417_aspect(codes: list) -> float:
     width, height = barcode_size(codes)
     return width / (height * 3)
 
 
 def _aztec(data: bytes) -> Image.Image:
+    return _aztec_code(data).image(module_size=MODULE, border=2)
+
+
+def _aztec_code(data: bytes) -> AztecCode:
     try:
-        code = AztecCode(data)
+        return AztecCode(data)
     except Exception as exc:
         # The library raises bare Exception, and only for data it cannot fit.
         raise ValueError(str(exc)) from exc
-    return code.image(module_size=MODULE, border=2)
 
 
 def _code128(message: str) -> Image.Image:
-    if not message.isascii():
-        raise BarcodeError("A Code 128 barcode holds only ASCII characters.")
-    if len(message) > CODE128_MAX_CHARACTERS:
-        raise BarcodeError(
-            f"A Code 128 barcode on a pass holds at most {CODE128_MAX_CHARACTERS} "
-            "characters; use a QR or PDF417 code for longer messages."
-        )
-    try:
-        modules = Code128(message).build()[0]
-    except Code128Error as exc:
-        raise BarcodeError(
-            f"A Code 128 barcode cannot hold that message: {exc}"
-        ) from exc
-
+    modules = _code128_modules(message)
     quiet = 10
     scale = 2
     image = Image.new("1", ((len(modules) + 2 * quiet) * scale, CODE128_HEIGHT), 1)
@@ -144,6 +167,22 @@ def _code128(message: str) -> Image.Image:
     return image
 
 
+def _code128_modules(message: str) -> str:
+    if not message.isascii():
+        raise BarcodeError("A Code 128 barcode holds only ASCII characters.")
+    if len(message) > CODE128_MAX_CHARACTERS:
+        raise BarcodeError(
+            f"A Code 128 barcode on a pass holds at most {CODE128_MAX_CHARACTERS} "
+            "characters; use a QR or PDF417 code for longer messages."
+        )
+    try:
+        return Code128(message).build()[0]
+    except Code128Error as exc:
+        raise BarcodeError(
+            f"A Code 128 barcode cannot hold that message: {exc}"
+        ) from exc
+
+
 def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG", optimize=True)
@@ -153,15 +192,15 @@ def _png(image: Image.Image) -> bytes:
 def barcode_problem(barcode: Any) -> str | None:
     """Say why a pass.json barcode entry cannot be drawn or scanned, or None.
 
-    The same check as the preview's: an empty message, characters its
-    messageEncoding cannot hold, or a message too long for the format.
+    An empty message, characters its messageEncoding cannot hold, or a
+    message too long for the format.
     """
     if not isinstance(barcode, dict):
         return None
     message = barcode.get("message")
     encoding = barcode.get("messageEncoding")
     try:
-        barcode_png(
+        check_barcode(
             str(barcode.get("format", "")),
             message if isinstance(message, str) else "",
             encoding if isinstance(encoding, str) else "iso-8859-1",

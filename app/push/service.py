@@ -4,9 +4,10 @@ import hashlib
 import logging
 import threading
 from collections import Counter
+from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from app.certificates import CertificateError
 from app.extensions import db
@@ -21,7 +22,7 @@ from app.models import (
     RegistrationRemoval,
     utcnow,
 )
-from app.passes.service import signing_identity
+from app.passes.service import signed_bundle, signing_identity
 from app.push.apns import APNsClient, PushResult
 from app.webhooks import events
 
@@ -34,6 +35,21 @@ UNREGISTERED = "unregistered"
 BAD_DEVICE_TOKEN = "bad_device_token"
 CERTIFICATE_REJECTED = "certificate_rejected"
 FAILED = "failed"
+# Every outcome of a push, in the order summaries list them.
+OUTCOMES = (SENT, FAILED, UNREGISTERED, BAD_DEVICE_TOKEN, CERTIFICATE_REJECTED)
+
+
+@dataclass(frozen=True)
+class PushSummary:
+    """How pushing some passes went: the tokens pushed to, and each outcome."""
+
+    push_tokens: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, int]:
+        """Return the token count and the count of every outcome, zeros too."""
+        counts = {outcome: self.outcomes[outcome] for outcome in OUTCOMES}
+        return {"push_tokens": self.push_tokens, **counts}
 
 
 class ClientRegistry:
@@ -91,6 +107,46 @@ def outcome_of(result: PushResult) -> str:
     if result.status_code == 403:
         return CERTIFICATE_REJECTED
     return FAILED
+
+
+def push_passes_now(passes: list[Pass]) -> PushSummary:
+    """Re-sign the passes that have devices, push to them now, and sum it up.
+
+    Unlike the background job (push_pass_updates), the caller waits for APNs,
+    so it can tell how the pushes went.
+    """
+    pass_ids = [pass_.id for pass_ in passes]
+    if not pass_ids:
+        return PushSummary()
+    tokens, with_devices = db.session.execute(
+        select(
+            func.count(func.distinct(Registration.push_token)),
+            func.count(func.distinct(Registration.pass_id)),
+        ).where(Registration.pass_id.in_(pass_ids))
+    ).one()
+    if not tokens:
+        return PushSummary()
+
+    registered = set(
+        db.session.scalars(
+            select(Registration.pass_id).where(Registration.pass_id.in_(pass_ids))
+        )
+    )
+    for pass_ in passes:
+        if pass_.id in registered:
+            _sign_for_fetch(pass_)
+    log.info("pushing %s passes with devices (%s tokens)", with_devices, tokens)
+    return PushSummary(tokens, push_pass_updates(pass_ids))
+
+
+def _sign_for_fetch(pass_: Pass) -> None:
+    """Sign the pass now: its devices fetch it right after the push."""
+    try:
+        signed_bundle(pass_)
+    except Exception:
+        # The device's fetch signs it again and fails there; the push still goes.
+        log.exception("could not sign pass %s", pass_.serial_number)
+        db.session.rollback()
 
 
 def push_pass_updates(pass_ids: list[int]) -> Counter:

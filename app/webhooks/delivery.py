@@ -16,11 +16,13 @@ import json
 import logging
 import threading
 from collections import Counter
+from contextlib import closing
 from datetime import datetime, timedelta
 
 import httpx
 from flask import Flask, current_app
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from app import jobs
 from app.extensions import db
@@ -35,7 +37,7 @@ from app.models import (
 from app.webhooks.events import DELIVER_JOB, TEST
 from app.webhooks.signing import SIGNATURE_HEADER, SecretError, decrypt_secret
 from app.webhooks.signing import signature as sign
-from app.webhooks.urls import WebhookURLError, check_url
+from app.webhooks.urls import WebhookURLError, check_url, vetted_addresses
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,9 @@ def deliver_due(*, arm_timer: bool = True) -> Counter:
     """Send every delivery due now; return how many ended delivered, pending, failed.
 
     An endpoint that failed holds its other deliveries until its retry, so a
-    slow or broken URL costs one timeout per retry, not one per event.
+    slow or broken URL costs one timeout per retry, not one per event. A
+    delivery whose endpoint is removed while it is sent is skipped: its row is
+    gone with the endpoint.
     """
     started = utcnow()
     # Endpoint id → when it retries: set by a failure in this run (holding
@@ -57,30 +61,76 @@ def deliver_due(*, arm_timer: bool = True) -> Counter:
     failed_now: dict[int, datetime] = {}
     waiting: dict[int, datetime | None] = {}
     counts: Counter = Counter()
-    timeout = current_app.config["WEBHOOK_TIMEOUT"]
-    with httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT}) as http:
+    with closing(_Clients(current_app.config["WEBHOOK_TIMEOUT"])) as clients:
         while batch := _claim(started):
             claimed = [delivery.id for delivery in batch]
-            for delivery in batch:
-                endpoint_id = delivery.endpoint_id
-                hold = failed_now.get(endpoint_id)
-                if hold is None and delivery.attempts == 0:
-                    if endpoint_id not in waiting:
-                        waiting[endpoint_id] = _retry_time(endpoint_id, claimed)
-                    hold = waiting[endpoint_id]
-                if hold is not None:
-                    delivery.next_attempt_at = hold
-                else:
-                    _attempt(http, delivery)
-                    counts[delivery.status] += 1
-                    if delivery.status == WEBHOOK_PENDING:
-                        failed_now[endpoint_id] = delivery.next_attempt_at
-                db.session.commit()
+            for delivery_id, delivery in zip(claimed, batch, strict=True):
+                try:
+                    endpoint_id = delivery.endpoint_id
+                    hold = failed_now.get(endpoint_id)
+                    if hold is None and delivery.attempts == 0:
+                        if endpoint_id not in waiting:
+                            waiting[endpoint_id] = _retry_time(endpoint_id, claimed)
+                        hold = waiting[endpoint_id]
+                    if hold is not None:
+                        delivery.next_attempt_at = hold
+                    else:
+                        _attempt(clients, delivery)
+                    # Read before the commit expires the row, which may vanish.
+                    status, retry_at = delivery.status, delivery.next_attempt_at
+                    db.session.commit()
+                except (DeliveryGone, ObjectDeletedError, StaleDataError):
+                    db.session.rollback()
+                    log.info("webhook delivery %s gone with its endpoint", delivery_id)
+                    continue
+                if hold is None:
+                    counts[status] += 1
+                    if status == WEBHOOK_PENDING:
+                        failed_now[endpoint_id] = retry_at
     if arm_timer:
         next_due = next_retry_at()
         if next_due is not None:
             retry_timer().arm(next_due)
     return counts
+
+
+class DeliveryGone(Exception):
+    """The delivery's endpoint was removed after the delivery was claimed."""
+
+
+class _Clients:
+    """HTTP clients by host name, closed together.
+
+    Requests go to an address, not a name (see `_post`): one client per name
+    keeps a connection whose certificate was checked for one host from
+    carrying another host's requests to the same address.
+    """
+
+    def __init__(self, timeout: float):
+        self._timeout = timeout
+        self._clients: dict[str, httpx.Client] = {}
+        # Loaded once for every host (SSL_CERT_FILE or SSL_CERT_DIR, else
+        # certifi's bundle).
+        self._tls = httpx.create_ssl_context(trust_env=True)
+
+    def for_host(self, host: str) -> httpx.Client:
+        """Return the client for requests to the host, made on first use."""
+        if host not in self._clients:
+            # No proxies from the environment: the request must go to the
+            # address checked, and a tunnelling proxy would check the
+            # certificate against that address instead of the name.
+            self._clients[host] = httpx.Client(
+                verify=self._tls,
+                timeout=self._timeout,
+                headers={"User-Agent": USER_AGENT},
+                trust_env=False,
+            )
+        return self._clients[host]
+
+    def close(self) -> None:
+        """Close every client's connections."""
+        for client in self._clients.values():
+            client.close()
 
 
 def _retry_time(endpoint_id: int, claimed: list[int]) -> datetime | None:
@@ -141,9 +191,11 @@ def _claim(due_by: datetime) -> list[WebhookDelivery]:
     )
 
 
-def _attempt(http: httpx.Client, delivery: WebhookDelivery) -> None:
+def _attempt(clients: _Clients, delivery: WebhookDelivery) -> None:
     """POST the delivery once and record the answer on its row."""
     endpoint = delivery.endpoint
+    if endpoint is None:
+        raise DeliveryGone(delivery.id)
     body = json.dumps(delivery.payload, separators=(",", ":")).encode()
     delivery.attempts += 1
     delivery.last_attempt_at = utcnow()
@@ -152,18 +204,18 @@ def _attempt(http: httpx.Client, delivery: WebhookDelivery) -> None:
         secret = decrypt_secret(
             endpoint.secret_encrypted, current_app.config["KEY_ENCRYPTION_KEY"]
         )
-        check_url(endpoint.url)
+        check_url(endpoint.url, resolve=False)
         headers = {
             "Content-Type": "application/json",
             "Passline-Event-Id": delivery.event_id,
             "Passline-Event-Type": delivery.event_type,
             SIGNATURE_HEADER: sign(secret, body),
         }
-        with http.stream("POST", endpoint.url, content=body, headers=headers) as answer:
-            status_code = answer.status_code
-            error = None if answer.is_success else _describe(answer)
+        status_code, error = _post(clients, endpoint.url, body, headers)
     except (SecretError, WebhookURLError) as exc:
         error = str(exc)
+    except httpx.InvalidURL as exc:
+        error = f"The URL cannot be sent to: {exc}"[:ANSWER_PREVIEW]
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:ANSWER_PREVIEW]
 
@@ -182,6 +234,42 @@ def _attempt(http: httpx.Client, delivery: WebhookDelivery) -> None:
         status_code or "no answer",
         delivery.attempts,
     )
+
+
+def _post(
+    clients: _Clients, url: str, body: bytes, headers: dict[str, str]
+) -> tuple[int, str | None]:
+    """POST to the URL's host at an address checked; return the status and error.
+
+    The host is looked up once and the connection made to an address of that
+    answer, never to the name, which a second look-up could resolve elsewhere
+    (DNS rebinding). The Host header and the TLS server name, which the
+    certificate is checked against, stay the URL's host. An address that
+    refuses the connection passes the request on to the next one.
+    """
+    *others, last = vetted_addresses(url)
+    target = httpx.URL(url)
+    host = target.raw_host.decode("ascii")
+    http = clients.for_host(host)
+    headers = {**headers, "Host": target.netloc.decode("ascii")}
+
+    def post_to(address: str) -> tuple[int, str | None]:
+        with http.stream(
+            "POST",
+            target.copy_with(host=address),
+            content=body,
+            headers=headers,
+            extensions={"sni_hostname": host},
+        ) as answer:
+            error = None if answer.is_success else _describe(answer)
+            return answer.status_code, error
+
+    for address in others:
+        try:
+            return post_to(address)
+        except httpx.ConnectError as exc:
+            log.info("webhook host %s at %s: %s", host, address, exc)
+    return post_to(last)
 
 
 def _describe(answer: httpx.Response) -> str:

@@ -108,6 +108,22 @@ def pass_updated(pass_: Pass) -> None:
     emit(pass_type.merchant_id, PASS_UPDATED, [data])
 
 
+def passes_updated(passes: Iterable[Pass]) -> None:
+    """Report that the passes' content changed, recording them together.
+
+    One subscriber lookup, commit and job per merchant, however many passes.
+    """
+    items: dict[int, list[dict]] = {}
+    for pass_ in passes:
+        pass_type = pass_.pass_type
+        data = pass_data(
+            pass_type.pass_type_identifier, pass_.serial_number, voided=pass_.is_voided
+        )
+        items.setdefault(pass_type.merchant_id, []).append(data)
+    for merchant_id, merchant_items in items.items():
+        emit(merchant_id, PASS_UPDATED, merchant_items)
+
+
 def template_updated(template: Template, update_tag: int) -> None:
     """Report every pass of the changed template, from a background job.
 

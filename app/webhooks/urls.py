@@ -2,8 +2,10 @@
 
 Outside DEVELOPMENT and TESTING an endpoint must be https:// and its host must
 resolve only to public addresses, so a merchant cannot make the server call
-its own network (SSRF). The host is checked when the URL is saved and again
-before each delivery, as its DNS answer may change in between.
+its own network (SSRF). The host is checked when the URL is saved, and each
+delivery looks it up once more, checks every address and connects to one of
+those addresses rather than to the name, so a DNS answer that changes between
+the check and the connection (rebinding) cannot point the request inward.
 """
 
 import ipaddress
@@ -62,20 +64,46 @@ def check_url(url: str, *, resolve: bool = True) -> str:
     if parts.username or parts.password:
         raise WebhookURLError("Leave the user name and password out of the URL.")
     if resolve and not allows_private():
-        _check_public(parts.hostname, port or (443 if parts.scheme == "https" else 80))
+        _vetted(parts.hostname, port or _default_port(parts.scheme))
     return url
 
 
-def _check_public(host: str, port: int) -> None:
+def vetted_addresses(url: str) -> list[str]:
+    """Look the URL's host up once; return its addresses, each checked.
+
+    Every address must be public unless WEBHOOK_ALLOW_PRIVATE is on; raises
+    WebhookURLError otherwise or if the host does not resolve. Connect to these
+    addresses, not to the name: looking the name up again may answer otherwise.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return [str(ip) for ip in _vetted(host, parts.port or _default_port(parts.scheme))]
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
+def _vetted(
+    host: str, port: int
+) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Resolve the host; return its addresses if each may be reached."""
     try:
         answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise WebhookURLError(f"The host {host} cannot be resolved.") from exc
-    for *_, address in answers:
-        ip = ipaddress.ip_address(address[0])
+    addresses = []
+    for *_, sockaddr in answers:
+        # Without an IPv6 zone ("%eth0"): it does not belong in a URL.
+        ip = ipaddress.ip_address(sockaddr[0].partition("%")[0])
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
             ip = ip.ipv4_mapped
-        if not ip.is_global:
+        if not allows_private() and not ip.is_global:
             raise WebhookURLError(
                 f"The host {host} is on a private or local network ({ip})."
             )
+        if ip not in addresses:
+            addresses.append(ip)
+    if not addresses:
+        raise WebhookURLError(f"The host {host} cannot be resolved.")
+    return addresses

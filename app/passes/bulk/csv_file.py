@@ -1,8 +1,9 @@
 """Reading a merchant's CSV of pass data: encoding, delimiter, header, rows.
 
-Nothing here touches the database: the file becomes a header and numbered
-records, and a mapping of the template's placeholders to header names turns
-each record into a BulkRow for app.passes.bulk_issue.
+Nothing here touches the database: the file becomes its layout (header,
+encoding, delimiter) and numbered records, and a mapping of the template's
+placeholders to header names turns each record into a PassRow for
+app.passes.bulk.rows, with the errors its cells hold.
 """
 
 import codecs
@@ -12,13 +13,17 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from app.passes.bulk_issue import BulkRow
+from email_validator import EmailNotValidError, validate_email
+
+from app.passes.bulk.rows import PassRow
+from app.passes.bundle import CONTROL_CHARACTERS, MAX_VALUE_LENGTH
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 50_000
 MAX_COLUMNS = 200
-# Longest cell the reader accepts; app.passes.bulk_issue refuses far less.
+# Longest cell the reader accepts; a mapped value must be far shorter.
 MAX_CELL = 100_000
+MAX_EMAIL_LENGTH = 320
 DELIMITERS = ",;\t"
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 # Header names that hold the serial number or the customer's email.
@@ -32,12 +37,10 @@ class CsvError(ValueError):
 
 
 @dataclass(frozen=True)
-class CsvFile:
-    """A CSV file read: its header, its records with their line, how it was read."""
+class CsvLayout:
+    """How a CSV file was read: its header, encoding, delimiter and notices."""
 
     headers: list[str]
-    # (line where the record starts, its cells), blank lines left out.
-    records: list[tuple[int, list[str]]]
     encoding: str
     delimiter: str
     notices: list[str] = field(default_factory=list)
@@ -49,6 +52,32 @@ class CsvFile:
     def named_columns(self) -> list[str]:
         """Return the header names a placeholder can be taken from, in order."""
         return [name for name in self.headers if name]
+
+    def as_json(self) -> dict:
+        return {
+            "headers": self.headers,
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "notices": self.notices,
+        }
+
+    @classmethod
+    def from_json(cls, stored: dict) -> "CsvLayout":
+        return cls(
+            headers=list(stored["headers"]),
+            encoding=stored["encoding"],
+            delimiter=stored["delimiter"],
+            notices=list(stored["notices"]),
+        )
+
+
+@dataclass(frozen=True)
+class CsvFile:
+    """A CSV file read: its layout and its records, each with its line."""
+
+    layout: CsvLayout
+    # (line where the record starts, its cells), blank lines left out.
+    records: list[tuple[int, list[str]]]
 
 
 @dataclass
@@ -98,7 +127,7 @@ def read_csv(content: bytes) -> CsvFile:
             "The file has a header row but no rows under it: "
             "add one row per pass below the column names."
         )
-    return CsvFile(headers, records, encoding, delimiter, notices)
+    return CsvFile(CsvLayout(headers, encoding, delimiter, notices), records)
 
 
 def _decode(content: bytes) -> tuple[str, str, list[str]]:
@@ -203,9 +232,9 @@ def _key(name: str) -> str:
     return _NOT_A_NAME.sub("", name).casefold()
 
 
-def guess_mapping(csv_file: CsvFile, placeholders: list[str]) -> Mapping:
+def guess_mapping(layout: CsvLayout, placeholders: list[str]) -> Mapping:
     """Match header names to the placeholders, serial and email, ignoring case."""
-    by_key = {_key(name): name for name in csv_file.named_columns()}
+    by_key = {_key(name): name for name in layout.named_columns()}
     fields = {name: by_key[_key(name)] for name in placeholders if _key(name) in by_key}
     serial = next((by_key[k] for k in SERIAL_HEADERS if k in by_key), None)
     email = next((by_key[k] for k in EMAIL_HEADERS if k in by_key), None)
@@ -213,10 +242,10 @@ def guess_mapping(csv_file: CsvFile, placeholders: list[str]) -> Mapping:
 
 
 def mapping_errors(
-    csv_file: CsvFile, placeholders: list[str], mapping: Mapping
+    layout: CsvLayout, placeholders: list[str], mapping: Mapping
 ) -> dict[str, str]:
     """Return what is wrong with the mapping, by placeholder, "serial" or "email"."""
-    columns = set(csv_file.named_columns())
+    columns = set(layout.named_columns())
     errors = {
         name: "Choose the column that fills this placeholder."
         for name in placeholders
@@ -228,12 +257,17 @@ def mapping_errors(
     return errors
 
 
-def mapped_rows(csv_file: CsvFile, mapping: Mapping) -> Iterator[BulkRow]:
-    """Turn each record into the pass data, serial and email the mapping names."""
-    index = {name: number for number, name in enumerate(csv_file.headers) if name}
-    width = len(csv_file.headers)
+def mapped_rows(csv_file: CsvFile, mapping: Mapping) -> Iterator[PassRow]:
+    """Turn each record into the pass data, serial and email the mapping names.
+
+    Each row comes with the errors of its cells: an empty or overlong value,
+    control characters, an invalid email, more values than the header names.
+    """
+    headers = csv_file.layout.headers
+    index = {name: number for number, name in enumerate(headers) if name}
+    width = len(headers)
     for line, cells in csv_file.records:
-        row = BulkRow(
+        row = PassRow(
             line=line,
             data={
                 name: _cell(cells, index[header])
@@ -249,7 +283,34 @@ def mapped_rows(csv_file: CsvFile, mapping: Mapping) -> Iterator[BulkRow]:
             )
         if any(len(cell) > MAX_CELL for cell in cells):
             row.errors.append("A value is longer than the file allows.")
+        _check_values(row)
+        _check_email(row)
         yield row
+
+
+def _check_values(row: PassRow) -> None:
+    for name, value in sorted(row.data.items()):
+        if not value:
+            row.errors.append(f"No value for {{{{{name}}}}}.")
+        elif len(value) > MAX_VALUE_LENGTH:
+            row.errors.append(
+                f"The value for {{{{{name}}}}} is longer than "
+                f"{MAX_VALUE_LENGTH:,} characters."
+            )
+        elif CONTROL_CHARACTERS.search(value):
+            row.errors.append(f"The value for {{{{{name}}}}} holds control characters.")
+
+
+def _check_email(row: PassRow) -> None:
+    if not row.customer_email:
+        return
+    if len(row.customer_email) > MAX_EMAIL_LENGTH:
+        row.errors.append("The email address is too long.")
+        return
+    try:
+        validate_email(row.customer_email, check_deliverability=False)
+    except EmailNotValidError as error:
+        row.errors.append(f"The email address is not valid: {error}")
 
 
 def _cell(cells: list[str], number: int) -> str:
@@ -263,10 +324,11 @@ def refused_csv(csv_file: CsvFile, refused: list[tuple[int, list[str]]]) -> byte
     mark, so spreadsheets open non-ASCII names as they were.
     """
     reasons = dict(refused)
+    layout = csv_file.layout
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, delimiter=csv_file.delimiter, lineterminator="\r\n")
+    writer = csv.writer(buffer, delimiter=layout.delimiter, lineterminator="\r\n")
     # Line and errors come first, so a row with extra values keeps them all.
-    writer.writerow(["line", "errors", *csv_file.headers])
+    writer.writerow(["line", "errors", *layout.headers])
     for line, cells in csv_file.records:
         if line in reasons:
             writer.writerow([line, " | ".join(reasons[line]), *cells])

@@ -1,17 +1,22 @@
 """Bulk imports: a CSV kept between upload, mapping and the run that issues it.
 
-A run checks (dry run) or issues every row through app.passes.bulk_issue,
-counting its progress on the BulkImport row, and keeps the refused rows with
-their errors. Small files run in the request; larger ones in a background job.
+Choosing the columns checks the rows once and stores the preview with the
+import, so showing the page reads no file. A run checks (dry run) or issues
+every row through app.passes.bulk.rows, counting its progress on the
+BulkImport row, and keeps the refused rows with their errors. Small files run
+in the request; larger ones in a background job.
 """
 
 import logging
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import jobs
 from app.extensions import db
+from app.mail import start_mail_batch
 from app.models import (
     BULK_CHECKED,
     BULK_CHECKING,
@@ -23,8 +28,17 @@ from app.models import (
     Template,
     utcnow,
 )
-from app.passes.bulk_issue import BulkRow, data_placeholders, issue_passes
-from app.passes.csv_import import Mapping, guess_mapping, mapped_rows, read_csv
+from app.passes.bulk.csv_file import (
+    CsvFile,
+    CsvLayout,
+    Mapping,
+    guess_mapping,
+    mapped_rows,
+    mapping_errors,
+    read_csv,
+)
+from app.passes.bulk.rows import PassRow, check_rows, issue_passes
+from app.passes.bundle import data_placeholders
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +48,10 @@ INLINE_ROWS = 500
 OPEN = (BULK_UPLOADED, BULK_CHECKED)
 RUNNING = (BULK_CHECKING, BULK_RUNNING)
 MAX_FILENAME = 255
+# Rows shown checked in the preview.
+PREVIEW_ROWS = 20
+# Up to this many rows the preview checks the whole file for its counts.
+CHECK_ALL_ROWS = 10_000
 
 
 def create_import(
@@ -44,7 +62,7 @@ def create_import(
     Raises CsvError, storing nothing, when the file cannot be read.
     """
     csv_file = read_csv(content)
-    mapping = guess_mapping(csv_file, data_placeholders(template))
+    mapping = guess_mapping(csv_file.layout, data_placeholders(template.design))
     bulk_import = BulkImport(
         merchant_id=template.merchant_id,
         template_id=template.id,
@@ -53,6 +71,7 @@ def create_import(
         content=content,
         mapping=mapping.as_json(),
         total=len(csv_file.records),
+        preview=_preview(template, csv_file, mapping),
     )
     db.session.add(bulk_import)
     db.session.commit()
@@ -67,11 +86,62 @@ def create_import(
 
 
 def save_mapping(bulk_import: BulkImport, mapping: Mapping) -> None:
-    """Store a new mapping; the result of an earlier dry run no longer holds."""
+    """Store a new mapping and its preview; an earlier dry run no longer holds."""
+    csv_file = read_csv(bulk_import.content)
     bulk_import.mapping = mapping.as_json()
+    bulk_import.preview = _preview(bulk_import.template, csv_file, mapping)
     _reset(bulk_import)
     bulk_import.status = BULK_UPLOADED
     db.session.commit()
+
+
+def file_layout(bulk_import: BulkImport) -> CsvLayout:
+    """Return how the import's file was read, from its stored preview."""
+    return CsvLayout.from_json(stored_preview(bulk_import)["layout"])
+
+
+def stored_preview(bulk_import: BulkImport) -> dict[str, Any]:
+    """Return the import's preview, making it once for an import stored without.
+
+    {"layout": CsvLayout as JSON, "rows": the first rows checked, "counts":
+    {"good", "bad"} when every row was checked, else None}; no rows when the
+    mapping leaves a placeholder without a column.
+    """
+    if bulk_import.preview is None:
+        csv_file = read_csv(bulk_import.content)
+        mapping = Mapping.from_json(bulk_import.mapping)
+        bulk_import.preview = _preview(bulk_import.template, csv_file, mapping)
+        db.session.commit()
+    return bulk_import.preview
+
+
+def _preview(template: Template, csv_file: CsvFile, mapping: Mapping) -> dict:
+    """Check the first rows, and every row if the file is not too long."""
+    stored: dict[str, Any] = {
+        "layout": csv_file.layout.as_json(),
+        "rows": [],
+        "counts": None,
+    }
+    if mapping_errors(csv_file.layout, data_placeholders(template.design), mapping):
+        return stored
+    rows = list(mapped_rows(csv_file, mapping))
+    if len(rows) <= CHECK_ALL_ROWS:
+        check_rows(template, rows)
+        good = sum(1 for row in rows if row.is_good)
+        stored["counts"] = {"good": good, "bad": len(rows) - good}
+    else:
+        check_rows(template, rows[:PREVIEW_ROWS])
+    stored["rows"] = [
+        {
+            "line": row.line,
+            "serial_number": "" if row.is_serial_random else row.serial_number,
+            "customer_email": row.customer_email,
+            "data": row.data,
+            "errors": row.errors,
+        }
+        for row in rows[:PREVIEW_ROWS]
+    ]
+    return stored
 
 
 def _reset(bulk_import: BulkImport) -> None:
@@ -111,7 +181,7 @@ def start_run(bulk_import: BulkImport, *, dry_run: bool, email_passes: bool) -> 
     if bulk_import.total <= INLINE_ROWS:
         run_bulk_import(bulk_import.id)
     else:
-        jobs.enqueue("app.passes.bulk_imports.run_bulk_import", bulk_import.id)
+        jobs.enqueue("app.passes.bulk.runs.run_bulk_import", bulk_import.id)
     return True
 
 
@@ -122,7 +192,7 @@ def run_bulk_import(import_id: int) -> None:
         return
     refused: list[list[Any]] = []
 
-    def count(chunk: list[BulkRow]) -> None:
+    def count(chunk: list[PassRow]) -> None:
         bad = [[row.line, row.errors] for row in chunk if not row.is_good]
         refused.extend(bad)
         bulk_import.done += len(chunk)
@@ -164,19 +234,17 @@ def run_bulk_import(import_id: int) -> None:
         _email(bulk_import, [row for row in results if row.pass_id is not None])
 
 
-def _email(bulk_import: BulkImport, created: list[BulkRow]) -> None:
+def _email(bulk_import: BulkImport, created: list[PassRow]) -> None:
     """Start a mail batch for the created passes that have an email address."""
     pass_ids = [row.pass_id for row in created if row.customer_email]
     if not pass_ids:
         return
     try:
-        # Imported here: mail is an optional part of issuing.
-        from app.mail import start_mail_batch
-
         batch = start_mail_batch(
             bulk_import.merchant_id, pass_ids, bulk_import.created_by
         )
-    except Exception:
+    except (SQLAlchemyError, RedisError, LookupError):
+        # The passes stay created; the merchant can email them from their pages.
         log.exception("bulk import %s could not start its emails", bulk_import.id)
         db.session.rollback()
         bulk_import.problem = (

@@ -6,7 +6,7 @@ from wtforms import BooleanField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
-from app.passes.csv_import import MAX_BYTES, CsvFile, Mapping
+from app.passes.bulk.csv_file import MAX_BYTES, CsvLayout, Mapping
 
 # Field names carry a prefix, so a placeholder called "serial" or "email"
 # cannot take the place of those choices.
@@ -63,10 +63,10 @@ class MappingForm(FlaskForm):
 
 
 def mapping_form(
-    csv_file: CsvFile, placeholders: list[str], mapping: Mapping
+    layout: CsvLayout, placeholders: list[str], mapping: Mapping
 ) -> MappingForm:
     """Build the mapping form, prefilled with the stored mapping; a POST fills it."""
-    columns = [SelectChoice(name) for name in csv_file.named_columns()]
+    columns = [SelectChoice(name) for name in layout.named_columns()]
     fields = {
         COLUMN_PREFIX + name: SelectField(
             f"{{{{{name}}}}}", choices=[SelectChoice("", "(choose a column)"), *columns]

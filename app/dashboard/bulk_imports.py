@@ -16,7 +16,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.dashboard import bp, summaries
-from app.dashboard.bulk_forms import (
+from app.dashboard.bulk_import_forms import (
     MappingForm,
     RunForm,
     UploadCsvForm,
@@ -24,25 +24,20 @@ from app.dashboard.bulk_forms import (
 )
 from app.extensions import db
 from app.models import BULK_CHECKED, BulkImport, Template
-from app.passes import bulk_imports
-from app.passes.bulk_issue import check_rows, data_placeholders
-from app.passes.csv_import import (
+from app.passes.bulk import runs
+from app.passes.bulk.csv_file import (
     MAX_BYTES,
     MAX_ROWS,
     CsvError,
-    CsvFile,
     Mapping,
-    mapped_rows,
     mapping_errors,
     read_csv,
     refused_csv,
 )
+from app.passes.bundle import data_placeholders
 
 log = logging.getLogger(__name__)
 
-PREVIEW_ROWS = 20
-# Up to this many rows the preview checks the whole file for its counts.
-CHECK_ALL_ROWS = 10_000
 # Refused rows listed on a page; the CSV download has all of them.
 LISTED_REFUSALS = 100
 RECENT_IMPORTS = 10
@@ -62,20 +57,20 @@ def bulk_upload(template_id: int):
     template = summaries.owned_or_404(Template, template_id, current_user.merchant_id)
     form = UploadCsvForm()
     if not form.validate_on_submit():
-        return _upload_page(template, form)
+        return _upload_page(template, form), 400
 
     try:
-        bulk_import = bulk_imports.create_import(
+        bulk_import = runs.create_import(
             template, form.filename, form.csv_file.data, f"user:{current_user.id}"
         )
     except CsvError as error:
         form.csv_file.errors.append(str(error))
-        return _upload_page(template, form)
+        return _upload_page(template, form), 400
 
     return redirect(url_for("dashboard.bulk_import", import_id=bulk_import.id))
 
 
-def _upload_page(template: Template, form: UploadCsvForm):
+def _upload_page(template: Template, form: UploadCsvForm) -> str:
     recent = db.session.scalars(
         select(BulkImport)
         .where(BulkImport.template_id == template.id)
@@ -86,7 +81,7 @@ def _upload_page(template: Template, form: UploadCsvForm):
         "dashboard/bulk/upload.html",
         template=template,
         form=form,
-        placeholders=data_placeholders(template),
+        placeholders=data_placeholders(template.design),
         recent=recent,
         max_rows=MAX_ROWS,
         max_mb=MAX_BYTES // (1024 * 1024),
@@ -95,39 +90,37 @@ def _upload_page(template: Template, form: UploadCsvForm):
 
 @bp.get("/bulk-imports/<int:import_id>")
 def bulk_import(import_id: int):
-    """Show the mapping and preview, or the run's progress and outcome."""
+    """Show the mapping and the stored preview, or the run's progress and outcome."""
     found = _owned_import(import_id)
 
-    if found.status not in bulk_imports.OPEN:
+    if found.status not in runs.OPEN:
         return _result_page(found)
-    csv_file = read_csv(found.content)
-    placeholders = data_placeholders(found.template)
+    layout = runs.file_layout(found)
+    placeholders = data_placeholders(found.template.design)
     mapping = Mapping.from_json(found.mapping)
-    form = mapping_form(csv_file, placeholders, mapping)
-    return _mapping_page(
-        found, csv_file, form, mapping_errors(csv_file, placeholders, mapping)
-    )
+    form = mapping_form(layout, placeholders, mapping)
+    return _mapping_page(found, form, mapping_errors(layout, placeholders, mapping))
 
 
 @bp.post("/bulk-imports/<int:import_id>/mapping")
 def bulk_mapping(import_id: int):
-    """Store the chosen columns and show the preview they give."""
+    """Store the chosen columns with the preview they give, then show it."""
     found = _owned_import(import_id)
-    if found.status not in bulk_imports.OPEN:
+    if found.status not in runs.OPEN:
         flash("This file is already being issued or was issued.")
         return redirect(url_for("dashboard.bulk_import", import_id=found.id))
-    csv_file = read_csv(found.content)
-    placeholders = data_placeholders(found.template)
-    form = mapping_form(csv_file, placeholders, Mapping.from_json(found.mapping))
+    layout = runs.file_layout(found)
+    placeholders = data_placeholders(found.template.design)
+    form = mapping_form(layout, placeholders, Mapping.from_json(found.mapping))
     if not form.validate_on_submit():
-        return _mapping_page(found, csv_file, form, {})
+        return _mapping_page(found, form, {}), 400
 
     mapping = form.mapping()
-    errors = mapping_errors(csv_file, placeholders, mapping)
+    errors = mapping_errors(layout, placeholders, mapping)
     if errors:
-        return _mapping_page(found, csv_file, form, errors)
+        return _mapping_page(found, form, errors), 400
 
-    bulk_imports.save_mapping(found, mapping)
+    runs.save_mapping(found, mapping)
     return redirect(url_for("dashboard.bulk_import", import_id=found.id))
 
 
@@ -140,9 +133,9 @@ def bulk_run(import_id: int):
     page = url_for("dashboard.bulk_import", import_id=found.id)
     if not form.validate_on_submit() or action not in {"dry-run", "create"}:
         abort(400)
-    csv_file = read_csv(found.content)
     mapping = Mapping.from_json(found.mapping)
-    if mapping_errors(csv_file, data_placeholders(found.template), mapping):
+    placeholders = data_placeholders(found.template.design)
+    if mapping_errors(runs.file_layout(found), placeholders, mapping):
         flash("Choose a column for every placeholder first.")
         return redirect(page)
     email_passes = action == "create" and form.email_passes.data
@@ -150,7 +143,7 @@ def bulk_run(import_id: int):
         flash("Choose the column with the customers' email addresses to email them.")
         return redirect(page)
 
-    started = bulk_imports.start_run(
+    started = runs.start_run(
         found, dry_run=action == "dry-run", email_passes=email_passes
     )
     if not started:
@@ -165,7 +158,7 @@ def bulk_import_progress(import_id: int):
     """Return how far the import's run has got, for the page's progress bar."""
     found = _owned_import(import_id)
 
-    return jsonify(bulk_imports.progress(found))
+    return jsonify(runs.progress(found))
 
 
 @bp.get("/bulk-imports/<int:import_id>/refused.csv")
@@ -192,47 +185,31 @@ def _owned_import(import_id: int) -> BulkImport:
     return summaries.owned_or_404(BulkImport, import_id, current_user.merchant_id)
 
 
-def _mapping_page(
-    found: BulkImport,
-    csv_file: CsvFile,
-    form: MappingForm,
-    errors: dict[str, str],
-):
+def _mapping_page(found: BulkImport, form: MappingForm, errors: dict[str, str]) -> str:
     template = found.template
-    preview, counts = ([], None) if errors else _preview(found, csv_file)
+    preview = runs.stored_preview(found)
     return render_template(
         "dashboard/bulk/mapping.html",
         bulk_import=found,
         template=template,
-        csv_file=csv_file,
+        layout=runs.file_layout(found),
         form=form,
         errors=errors,
         mapping=Mapping.from_json(found.mapping),
-        placeholders=data_placeholders(template),
-        preview=preview,
-        counts=counts,
+        placeholders=data_placeholders(template.design),
+        preview=[] if errors else preview["rows"],
+        counts=None if errors else preview["counts"],
         run_form=RunForm(),
         checked=found.status == BULK_CHECKED,
         refusals=found.refused_rows[:LISTED_REFUSALS],
     )
 
 
-def _preview(found: BulkImport, csv_file: CsvFile):
-    """Check the first rows, and every row if the file is not too long."""
-    rows = list(mapped_rows(csv_file, Mapping.from_json(found.mapping)))
-    if len(rows) <= CHECK_ALL_ROWS:
-        check_rows(found.template, rows)
-        good = sum(1 for row in rows if row.is_good)
-        return rows[:PREVIEW_ROWS], {"good": good, "bad": len(rows) - good}
-    check_rows(found.template, rows[:PREVIEW_ROWS])
-    return rows[:PREVIEW_ROWS], None
-
-
-def _result_page(found: BulkImport):
+def _result_page(found: BulkImport) -> str:
     return render_template(
         "dashboard/bulk/result.html",
         bulk_import=found,
         template=found.template,
-        progress=bulk_imports.progress(found),
+        progress=runs.progress(found),
         refusals=found.refused_rows[:LISTED_REFUSALS],
     )

@@ -1,4 +1,4 @@
-"""An SMTP server on loopback in a child process, so it does not share our GIL.
+"""A bench helper: an SMTP server on loopback in a child process (own GIL).
 
 tests/smtp_server.py runs aiosmtpd in a thread, which is right for tests but
 makes a bench measure the server's Python as much as Passline's: here the
