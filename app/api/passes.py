@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Response, current_app, g, url_for
 from marshmallow import ValidationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.http import http_date
 
@@ -50,7 +50,6 @@ from app.models import (
     DownloadLinkPass,
     Pass,
     PassType,
-    Registration,
     Template,
     utcnow,
 )
@@ -423,7 +422,7 @@ def _show_passes(results: list[dict[str, Any]]) -> int:
 def resources(passes: list[Pass]) -> list[dict[str, Any]]:
     """Return the passes as the API shows them."""
     pass_ids = [pass_.id for pass_ in passes]
-    devices = _device_counts(pass_ids)
+    devices = queries.device_counts(pass_ids)
     downloads = _download_urls(pass_ids)
     public_url = current_app.config["PUBLIC_URL"]
     found = []
@@ -447,18 +446,6 @@ def resources(passes: list[Pass]) -> list[dict[str, Any]]:
         }
         found.append(resource)
     return found
-
-
-def _device_counts(pass_ids: list[int]) -> dict[int, int]:
-    if not pass_ids:
-        return {}
-    return dict(
-        db.session.execute(
-            select(Registration.pass_id, func.count(Registration.id))
-            .where(Registration.pass_id.in_(pass_ids))
-            .group_by(Registration.pass_id)
-        ).all()
-    )
 
 
 def _download_urls(pass_ids: list[int]) -> dict[int, str]:

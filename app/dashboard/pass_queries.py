@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import abort
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import (
@@ -17,11 +17,11 @@ from app.models import (
     DownloadLinkPass,
     Pass,
     PushAttempt,
-    Registration,
     RegistrationRemoval,
     Template,
     WalletLogEntry,
 )
+from app.passes import queries
 from app.passes.queries import PassFilters, newest_passes
 
 PAGE_SIZE = 50
@@ -74,7 +74,7 @@ def pass_page(
     """Return a page of the merchant's passes, newest first, older than `after`."""
     passes, next_after = newest_passes(merchant_id, filters, after, size)
     names = _template_names({p.template_id for p in passes})
-    devices = _device_counts([p.id for p in passes])
+    devices = queries.device_counts([p.id for p in passes])
     rows = [
         PassRow(p, names[p.template_id], devices.get(p.id, 0), data_summary(p.data))
         for p in passes
@@ -90,18 +90,6 @@ def _template_names(template_ids: set[int]) -> dict[int, str]:
             select(Template.id, Template.name).where(
                 Template.id.in_(sorted(template_ids))
             )
-        ).all()
-    )
-
-
-def _device_counts(pass_ids: list[int]) -> dict[int, int]:
-    if not pass_ids:
-        return {}
-    return dict(
-        db.session.execute(
-            select(Registration.pass_id, func.count(Registration.id))
-            .where(Registration.pass_id.in_(pass_ids))
-            .group_by(Registration.pass_id)
         ).all()
     )
 

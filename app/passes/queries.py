@@ -139,3 +139,16 @@ def _data_contains(text: str):
     # text is looked for in the same form.
     escaped = json.dumps(text)[1:-1]
     return func.lower(cast(Pass.data, Text)).contains(escaped.lower(), autoescape=True)
+
+
+def device_counts(pass_ids: list[int]) -> dict[int, int]:
+    """Return how many devices registered each pass that has any, by pass id."""
+    if not pass_ids:
+        return {}
+    return dict(
+        db.session.execute(
+            select(Registration.pass_id, func.count(Registration.id))
+            .where(Registration.pass_id.in_(pass_ids))
+            .group_by(Registration.pass_id)
+        ).all()
+    )
