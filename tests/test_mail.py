@@ -1,9 +1,12 @@
 """Emailing download links: the messages a real SMTP server receives, and outcomes."""
 
+import json
 import re
 from datetime import timedelta
 from email.utils import parseaddr
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -25,6 +28,8 @@ from app.models import (
     utcnow,
 )
 from app.passes import service
+from app.passes.bundle import PKPASS_MIME
+from tests.bundle_check import verify_bundle
 
 SUBJECT = "Your pass from Passline Live: Passline Live concert ticket"
 LINK = re.compile(r"https://passline\.test/p/[\w-]+")
@@ -468,3 +473,34 @@ def test_links_are_reused_or_made_once_per_pass(smtp, merchant, issue):
     urls = [LINK.findall(_parts(r.message)[0])[0] for r in smtp.received]
     expected = [link_url(db.session.get(DownloadLink, i)) for i in first_links]
     assert urls == expected * 2
+
+
+def test_the_customer_opens_the_emailed_link_and_gets_a_bundle_that_verifies(
+    smtp, merchant, issue, live_server, chain_files, tmp_path
+):
+    (pass_,) = issue("ann@guests.test")
+
+    _run(merchant.id, [pass_])
+
+    (received,) = smtp.received
+    text, html = _parts(received.message)
+    (url,) = LINK.findall(text)
+    assert f'<a href="{url}"' in html
+    # The link carries PUBLIC_URL; the same path is asked of the live server.
+    page_url = live_server + urlsplit(url).path
+    page = httpx.get(page_url, timeout=10)
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Add to Apple Wallet" in page.text
+    bundle = httpx.get(page_url + "/pass.pkpass", timeout=10)
+    assert bundle.status_code == 200
+    assert bundle.headers["content-type"] == PKPASS_MIME
+    assert (
+        bundle.headers["content-disposition"] == "attachment; filename=Concert.pkpass"
+    )
+    files = verify_bundle(bundle.content, chain_files / "root.pem", tmp_path)
+    pass_json = json.loads(files["pass.json"])
+    assert (pass_json["serialNumber"], pass_json["authenticationToken"]) == (
+        pass_.serial_number,
+        pass_.authentication_token,
+    )
