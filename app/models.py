@@ -150,6 +150,8 @@ class Pass(db.Model):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Who the pass was issued to, when the merchant gave it; nothing is sent yet.
     customer_email: Mapped[str | None] = mapped_column(String(320))
+    # When a device last fetched the pass (200 or 304), to the minute.
+    last_fetched_at: Mapped[datetime | None]
     is_voided: Mapped[bool] = mapped_column(default=False)
     # Strictly increasing across all passes; the Wallet "lastUpdated" tag.
     update_tag: Mapped[int] = mapped_column(BigInteger, index=True)
@@ -239,6 +241,8 @@ class Device(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     library_identifier: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the device last asked which of its passes changed (to the minute).
+    last_checked_at: Mapped[datetime | None]
 
     registrations: Mapped[list["Registration"]] = relationship(
         back_populates="device", cascade="all, delete-orphan"

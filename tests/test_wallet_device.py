@@ -263,3 +263,50 @@ def test_log_line_with_a_colon_after_the_serial_is_linked(client, issued_pass):
     assert response.status_code == 200
     entry = db.session.scalars(select(WalletLogEntry)).one()
     assert (entry.message, entry.pass_id) == (line, issued_pass.id)
+
+
+def test_check_ins_and_fetches_are_recorded_to_the_minute(
+    live_server, issued_pass, client, auth
+):
+    device = WalletDevice(live_server)
+    assert device.register(issued_pass, FIRST_TOKEN).status_code == 201
+    pass_type_id = issued_pass.pass_type.pass_type_identifier
+    modified_at = issued_pass.updated_at
+    before = utcnow().replace(microsecond=0)
+
+    assert device.serials(pass_type_id).status_code == 200
+    assert device.latest(issued_pass).status_code == 200
+
+    db.session.expire_all()
+    checked = db.session.scalars(select(Device)).one().last_checked_at
+    fetched = issued_pass.last_fetched_at
+    assert checked is not None and checked >= before
+    assert fetched is not None and fetched >= before
+    # Recording a fetch is not a change of the pass.
+    assert issued_pass.updated_at == modified_at
+    # Within the minute, polling again writes nothing new.
+    not_modified = device.latest(
+        issued_pass, headers={"If-Modified-Since": http_date(modified_at)}
+    )
+    assert not_modified.status_code == 304
+    assert device.serials(pass_type_id).status_code == 200
+    db.session.expire_all()
+    assert db.session.scalars(select(Device)).one().last_checked_at == checked
+    assert issued_pass.last_fetched_at == fetched
+
+    auth.login()
+    text = client.get(f"/dashboard/passes/{issued_pass.id}").get_data(as_text=True)
+    assert f"<dd>{fetched:%Y-%m-%d %H:%M:%S}</dd>" in text
+    assert f"<td>{checked:%Y-%m-%d %H:%M:%S}</td>" in text
+    page = client.get(f"/dashboard/pass-types/{issued_pass.pass_type_id}")
+    assert f"<td>{checked:%Y-%m-%d %H:%M:%S}</td>" in page.get_data(as_text=True)
+
+
+def test_an_unknown_device_checking_in_records_nothing(live_server, issued_pass):
+    device = WalletDevice(live_server, library_id="f" * 32)
+
+    response = device.serials(issued_pass.pass_type.pass_type_identifier)
+
+    assert response.status_code == 204
+    db.session.expire_all()
+    assert db.session.scalars(select(Device)).all() == []

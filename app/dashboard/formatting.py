@@ -11,8 +11,10 @@ from app.models import REMOVED_AFTER_410, REMOVED_BAD_DEVICE_TOKEN, REMOVED_BY_D
 
 
 @bp.app_template_filter("utc_time")
-def utc_time(moment: datetime) -> str:
-    """Format a stored UTC time to the second."""
+def utc_time(moment: datetime | None) -> str:
+    """Format a stored UTC time to the second; a dash for none."""
+    if moment is None:
+        return "—"
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 

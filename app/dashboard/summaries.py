@@ -164,13 +164,14 @@ LOG_LINE_PREVIEW = 300
 def pass_type_registrations(pass_type: PassType, limit: int = PASS_TYPE_LIST_LIMIT):
     """Return the newest registrations for the pass type's passes and their total.
 
-    Each row holds the registration, its device's library identifier and the
-    pass's id and serial number.
+    Each row holds the registration, its device's library identifier and last
+    check for updates, and the pass's id and serial number.
     """
     rows = db.session.execute(
         select(
             Registration,
             Device.library_identifier,
+            Device.last_checked_at,
             Pass.id.label("pass_id"),
             Pass.serial_number,
         )

@@ -2,8 +2,9 @@
 
 import logging
 import re
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -15,6 +16,7 @@ from app.models import (
     Registration,
     RegistrationRemoval,
     WalletLogEntry,
+    utcnow,
 )
 from app.push.service import delete_idle_devices
 from app.webhooks import events
@@ -26,6 +28,9 @@ log = logging.getLogger(__name__)
 _PASS_IN_LOG = re.compile(r"pass type ([\w.-]+), serial number ([^\s;,)]+)")
 MAX_LOG_LINES = 100
 MAX_LOG_LINE = 4000
+# Check-in and fetch times are kept to this: one write a minute at most per
+# device or pass, however often Wallet polls.
+SEEN_EVERY = timedelta(minutes=1)
 
 
 def find_pass(pass_type_identifier: str, serial_number: str) -> Pass | None:
@@ -143,6 +148,33 @@ def updated_serials(
     if not rows:
         return None
     return [serial for serial, _ in rows], rows[-1].update_tag
+
+
+def note_device_check(library_identifier: str) -> None:
+    """Record that the device asked which of its passes changed."""
+    now = utcnow()
+    db.session.execute(
+        update(Device)
+        .where(Device.library_identifier == library_identifier)
+        .where(
+            or_(
+                Device.last_checked_at.is_(None),
+                Device.last_checked_at <= now - SEEN_EVERY,
+            )
+        )
+        .values(last_checked_at=now)
+    )
+    db.session.commit()
+
+
+def note_pass_fetch(pass_: Pass) -> None:
+    """Record that a device fetched the pass (sent or not modified)."""
+    now = utcnow()
+    if pass_.last_fetched_at is None or pass_.last_fetched_at <= now - SEEN_EVERY:
+        db.session.execute(
+            update(Pass).where(Pass.id == pass_.id).values(last_fetched_at=now)
+        )
+        db.session.commit()
 
 
 def store_logs(lines: list[str]) -> None:

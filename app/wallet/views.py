@@ -81,6 +81,7 @@ def serials(device_id: str, pass_type_id: str):
     since_tag = int(since) if TAG.fullmatch(since) else None
 
     found = registrations.updated_serials(device_id, pass_type_id, since_tag)
+    registrations.note_device_check(device_id)
     if found is None:
         return "", 204
     serial_numbers, last_tag = found
@@ -101,6 +102,7 @@ def latest_pass(pass_type_id: str, serial: str):
         response = Response(signed_bundle(pass_), mimetype=PKPASS_MIME)
     response.last_modified = modified_at
     response.cache_control.no_cache = True
+    registrations.note_pass_fetch(pass_)
     return response
 
 
