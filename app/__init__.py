@@ -6,6 +6,7 @@ import os
 from flask import Flask
 
 from app import config
+from app.converters import StoredIdConverter
 from app.extensions import csrf, db, limiter, login_manager, mailer, migrate
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ def create_app(
 
     # Wallet devices authenticate each call with the pass's token; no cookies.
     csrf.exempt(wallet_bp)
+    # Before any route: every <int:...> in the URL map is a stored id.
+    app.url_map.converters["int"] = StoredIdConverter
     app.register_blueprint(wallet_bp)
     app.register_blueprint(downloads_bp)
     app.register_blueprint(auth_bp)

@@ -15,6 +15,8 @@ from sqlalchemy import event, func, select, update
 from app import jobs
 from app.api import keys
 from app.api.idempotency import IN_PROGRESS_LEASE
+from app.api.problems import PASS_DATA, VALIDATION
+from app.api.schemas import MAX_DATA_KEYS
 from app.extensions import db
 from app.merchants import create_merchant
 from app.models import (
@@ -930,3 +932,68 @@ def test_the_api_does_not_import_the_dashboard():
     )
 
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/passes", '{"template_id": 1, "data": {"holder": "\\ud800"}}'),
+        (
+            "POST",
+            "/passes",
+            '{"template_id": 1, "customer_email": "a@\\udfff.example", "data": {}}',
+        ),
+        (
+            "POST",
+            "/passes/bulk",
+            '{"items": [{"template_id": 1, "data": {"\\ud83d": 1}}]}',
+        ),
+        ("PATCH", "/passes/bulk", '{"items": [{"data": {"holder": "x\\udc00"}}]}'),
+    ],
+)
+def test_a_lone_surrogate_is_refused_before_anything_is_stored(
+    api, issued_pass, method, path, body
+):
+    response = api.call(
+        method, path, data=body, headers={"Content-Type": "application/json"}
+    )
+
+    problem = assert_problem(response, 400, VALIDATION)
+    assert "surrogate" in problem["detail"]
+    assert [p.id for p in _passes()] == [issued_pass.id]
+    assert issued_pass.data == DATA
+
+
+def test_a_lone_surrogate_in_a_change_is_refused(api, issued_pass):
+    response = api.patch(
+        _path(issued_pass),
+        data='{"data": {"holder": "\\ud800"}}',
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert_problem(response, 400, VALIDATION)
+    db.session.expire_all()
+    assert issued_pass.data == DATA
+
+
+def test_json_nested_past_reading_is_a_400_problem(api, template):
+    body = '{"template_id": 1, "data": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+    response = api.post(
+        "/passes", data=body, headers={"Content-Type": "application/json"}
+    )
+
+    problem = assert_problem(response, 400, VALIDATION)
+    assert "nested too deeply" in problem["detail"]
+    assert _passes() == []
+
+
+def test_changes_cannot_grow_a_pass_past_its_value_limit(api, issued_pass):
+    more = {f"extra{number}": "x" for number in range(MAX_DATA_KEYS - 2)}
+
+    response = api.patch(_path(issued_pass), json={"data": more})
+
+    problem = assert_problem(response, 422, PASS_DATA)
+    assert f"would hold {MAX_DATA_KEYS + 1}" in problem["detail"]
+    db.session.expire_all()
+    assert issued_pass.data == DATA

@@ -60,6 +60,17 @@ def test_a_key_needs_a_name(client, auth, merchant):
     assert _stored() == []
 
 
+def test_a_key_name_with_control_characters_is_refused(client, auth, merchant):
+    auth.login()
+    token = csrf_token(client, PAGE)
+
+    response = client.post(PAGE, data={"name": "box\x00office", "csrf_token": token})
+
+    assert response.status_code == 400
+    assert "Use printable characters only." in response.get_data(as_text=True)
+    assert _stored() == []
+
+
 def test_making_a_key_needs_the_csrf_token(client, auth, merchant):
     auth.login()
 

@@ -567,6 +567,9 @@ def test_removing_an_endpoint_while_it_is_sent_to(app, merchant, endpoint, recei
         ("https://[::1]/in", "private or local network"),
         ("https://[::ffff:192.168.0.1]/in", "private or local network"),
         ("https://[::1/in", "not a valid URL"),
+        ("https://exa mple.com/in", "no spaces or control characters"),
+        ("https://hooks.example.com/in\x00", "no spaces or control characters"),
+        ("https://hooks.example.com/in\r\nX: 1", "no spaces or control characters"),
     ],
 )
 def test_production_refuses_plain_http_and_internal_hosts(app, url, message):

@@ -6,13 +6,14 @@ is its merchant's alone. Errors are RFC 9457 problems (app.api.problems).
 """
 
 import http
+import json
 
 from flask import Flask, current_app, g, request
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
 
 from app.api import keys
-from app.api.problems import MEDIA_TYPE, ApiProblem
+from app.api.problems import MEDIA_TYPE, VALIDATION, ApiProblem
 from app.api.schemas import ProblemSchema
 from app.extensions import csrf, limiter
 from app.models import ApiKey
@@ -111,6 +112,35 @@ def authenticate() -> None:
         )
     keys.mark_used(api_key)
     g.api_key = api_key
+
+
+@bp.before_request
+def refuse_unstorable_json() -> None:
+    """Refuse JSON nested past what a parser follows, or holding lone surrogates.
+
+    Both are valid JSON text that no pass can hold: an escape such as \\ud800
+    decodes to half a character, which neither UTF-8 nor a database column
+    stores. Malformed JSON is left to the schemas, which name the problem.
+    """
+    if not request.is_json:
+        return
+    try:
+        json.dumps(
+            json.loads(request.get_data(cache=True)), ensure_ascii=False
+        ).encode()
+    except RecursionError:
+        raise ApiProblem(
+            400, "The JSON is nested too deeply to read.", type_=VALIDATION
+        ) from None
+    except UnicodeEncodeError:
+        raise ApiProblem(
+            400,
+            "The JSON holds an unpaired surrogate escape (\\ud800 to \\udfff), "
+            "which is half a character, not text.",
+            type_=VALIDATION,
+        ) from None
+    except ValueError:
+        return
 
 
 def rate_limit_key() -> str:

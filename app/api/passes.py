@@ -27,6 +27,7 @@ from app.api.problems import (
     problem_body,
 )
 from app.api.schemas import (
+    MAX_DATA_KEYS,
     BulkCreateResultSchema,
     BulkCreateSchema,
     BulkUpdateItemSchema,
@@ -397,10 +398,19 @@ def change_data(pass_: Pass, changes: dict[str, Any], *, report: bool = True) ->
 
     With `report` False the caller records the pass.updated webhook event.
     """
+    data = {**pass_.data, **changes}
+    if len(data) > MAX_DATA_KEYS:
+        raise ApiProblem(
+            422,
+            f"A pass holds at most {MAX_DATA_KEYS} values; with these changes it "
+            f"would hold {len(data)}.",
+            type_=PASS_DATA,
+            errors={"json": {"data": [f"Give at most {MAX_DATA_KEYS} values."]}},
+        )
     try:
         service.update_pass(
             pass_,
-            {**pass_.data, **changes},
+            data,
             actor=_actor(),
             push=False,
             report=report,

@@ -10,6 +10,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from app.converters import MAX_ID
 from app.passes.bundle import CONTROL_CHARACTERS, MAX_VALUE_LENGTH
 from app.passes.service import SERIAL_NUMBER
 from app.push.service import (
@@ -20,8 +21,6 @@ from app.push.service import (
     UNREGISTERED,
 )
 
-# Integer columns are 32-bit on PostgreSQL; a larger id names nothing.
-MAX_ID = 2**31 - 1
 MAX_DATA_KEYS = 100
 MAX_BULK_ITEMS = 100
 PAGE_SIZE = 50

@@ -56,7 +56,7 @@ def pass_data_form(pass_: Pass) -> PassDataForm:
     fields = {}
     prefill = {}
     for name in editable_placeholders(pass_):
-        validators = [Length(max=MAX_VALUE_LENGTH), _printable]
+        validators = [Length(max=MAX_VALUE_LENGTH), printable]
         current = pass_.data.get(name)
         if _is_number(current):
             validators.append(_numeric)
@@ -75,7 +75,8 @@ def _number(text: str) -> int | float:
     return int(text) if INTEGER.fullmatch(text) else float(text)
 
 
-def _printable(_form, field: Field) -> None:
+def printable(_form, field: Field) -> None:
+    """Refuse control characters, which no page shows and no column stores."""
     if CONTROL_CHARACTERS.search(field.data or ""):
         raise ValidationError("Use printable characters only.")
 

@@ -2,13 +2,12 @@
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import EmailField, Field, SelectField, StringField
+from wtforms import EmailField, SelectField, StringField
 from wtforms.validators import Email, Length, Optional, Regexp, ValidationError
 
-from app.dashboard.pass_forms import FIELD_PREFIX, PassDataForm
+from app.dashboard.pass_forms import FIELD_PREFIX, PassDataForm, printable
 from app.models import Template
 from app.passes.bundle import (
-    CONTROL_CHARACTERS,
     MAX_VALUE_LENGTH,
     data_placeholders,
 )
@@ -89,14 +88,9 @@ def issue_pass_form(template: Template) -> IssuePassForm:
     """Build the issuing form for the template; a POST fills it."""
     fields = {
         FIELD_PREFIX + name: StringField(
-            name, [Length(max=MAX_VALUE_LENGTH), _printable]
+            name, [Length(max=MAX_VALUE_LENGTH), printable]
         )
         for name in template_placeholders(template)
     }
     form_class = type("IssuePassForm", (IssuePassForm,), fields)
     return form_class()
-
-
-def _printable(_form, field: Field) -> None:
-    if CONTROL_CHARACTERS.search(field.data or ""):
-        raise ValidationError("Use printable characters only.")

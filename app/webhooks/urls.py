@@ -47,6 +47,10 @@ def check_url(url: str, *, resolve: bool = True) -> str:
     url = url.strip()
     if len(url) > MAX_URL:
         raise WebhookURLError(f"A URL is at most {MAX_URL} characters.")
+    if any(character.isspace() or not character.isprintable() for character in url):
+        raise WebhookURLError(
+            "A URL has no spaces or control characters: encode them (%20)."
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
