@@ -997,3 +997,18 @@ def test_changes_cannot_grow_a_pass_past_its_value_limit(api, issued_pass):
     assert f"would hold {MAX_DATA_KEYS + 1}" in problem["detail"]
     db.session.expire_all()
     assert issued_pass.data == DATA
+
+
+def test_a_change_to_the_same_values_makes_no_new_version(api, issued_pass, apns):
+    register_device("a" * 32, issued_pass, FIRST)
+    tag, modified_at = issued_pass.update_tag, issued_pass.updated_at
+
+    same = api.patch(_path(issued_pass), json={"data": {"seat": "A1"}})
+    empty = api.patch(_path(issued_pass), json={"data": {}})
+
+    for response in (same, empty):
+        assert response.status_code == 200
+        assert response.get_json()["pushes"]["push_tokens"] == 0
+    db.session.expire_all()
+    assert (issued_pass.update_tag, issued_pass.updated_at) == (tag, modified_at)
+    assert apns.requests == []

@@ -795,3 +795,27 @@ def test_pass_list_shows_the_email_and_a_dash_for_empty_data(client, auth, pass_
     assert "<td>guest@venue.example</td>" in row
     assert "<td>—</td>" in row
     assert ", ," not in text
+
+
+def test_saving_the_same_data_changes_nothing(client, auth, issued_pass, apns):
+    tag = issued_pass.update_tag
+    auth.login()
+    path = f"/dashboard/passes/{issued_pass.id}"
+
+    response = client.post(
+        f"{path}/data",
+        data={
+            "value-holder": "Ann",
+            "value-seat": "A1",
+            "value-gate": "3",
+            "csrf_token": csrf_token(client, path),
+        },
+        follow_redirects=True,
+    )
+
+    assert response.status_code == 200
+    assert "Nothing changed: the pass is as it was" in _text(response)
+    jobs.join()
+    db.session.expire_all()
+    assert issued_pass.update_tag == tag
+    assert apns.requests == []

@@ -122,6 +122,20 @@ def test_a_revoked_link_says_who_withdrew_it_and_gives_no_bundle(
         assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_a_voided_pass_is_not_handed_out(client, issued_pass):
+    link = create_link(issued_pass)
+
+    service.update_pass(issued_pass, is_voided=True, push=False)
+
+    for path in (f"/p/{link.token}", f"/p/{link.token}/pass.pkpass"):
+        response = client.get(path)
+        text = _text(response)
+        assert response.status_code == 410, path
+        assert "Test Venue voided this pass: it is no longer valid." in text
+        assert "Add to Apple Wallet" not in text
+        assert ZIP_MAGIC not in response.data
+
+
 def test_an_expired_link_says_when_and_gives_no_bundle(client, issued_pass):
     link = create_link(issued_pass, expires_at=datetime(2026, 3, 6, 8, 5, 52))
 

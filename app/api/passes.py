@@ -219,19 +219,21 @@ def create_passes(args: dict[str, Any]):
 def update_passes(args: dict[str, Any]):
     """Change each pass named, then re-sign and push them all in one go."""
     results = []
+    changed: dict[int, Pass] = {}
     for index, item in enumerate(args["items"]):
         try:
             loaded = _load(BulkUpdateItemSchema(), item)
             pass_ = _find_pass(loaded["pass_type_identifier"], loaded["serial_number"])
             if pass_ is None:
                 raise ApiProblem(404, NOT_FOUND)
-            change_data(pass_, loaded["data"], report=False)
+            is_changed = change_data(pass_, loaded["data"], report=False)
         except ApiProblem as problem:
             results.append(_failed(index, problem))
             continue
         results.append({"index": index, "status": 200, "pass_": pass_})
+        if is_changed:
+            changed[pass_.id] = pass_
 
-    changed = {r["pass_"].id: r["pass_"] for r in results if "pass_" in r}
     # One webhook lookup, commit and job for the whole call, not one per pass.
     events.passes_updated(changed.values())
     pushes = push_passes_now(list(changed.values())).as_dict()
@@ -264,8 +266,8 @@ def update_pass(args: dict[str, Any], pass_type_identifier: str, serial_number: 
     """Change the data, re-sign the pass and push it to its devices."""
     pass_ = _pass_or_404(pass_type_identifier, serial_number)
 
-    change_data(pass_, args["data"])
-    pushes = push_passes_now([pass_]).as_dict()
+    changed = change_data(pass_, args["data"])
+    pushes = push_passes_now([pass_] if changed else []).as_dict()
 
     log.info("pass %s updated by API key %s", pass_.id, g.api_key.id)
     (resource,) = resources([pass_])
@@ -393,12 +395,15 @@ def issue(args: dict[str, Any], templates: dict[int, Template]) -> Pass:
     return pass_
 
 
-def change_data(pass_: Pass, changes: dict[str, Any], *, report: bool = True) -> None:
+def change_data(pass_: Pass, changes: dict[str, Any], *, report: bool = True) -> bool:
     """Store the changed values over the pass's data, without pushing yet.
 
+    Return False when the values are the pass's own already: nothing changed.
     With `report` False the caller records the pass.updated webhook event.
     """
     data = {**pass_.data, **changes}
+    if data == pass_.data:
+        return False
     if len(data) > MAX_DATA_KEYS:
         raise ApiProblem(
             422,
@@ -417,6 +422,7 @@ def change_data(pass_: Pass, changes: dict[str, Any], *, report: bool = True) ->
         )
     except (PassDataError, PassValidationError) as error:
         raise _data_problem(error) from error
+    return True
 
 
 def _show_passes(results: list[dict[str, Any]]) -> int:

@@ -95,6 +95,9 @@ def update_pass_data(pass_id: int):
     if pass_.is_voided:
         return detail_page(pass_, form, data_errors=[VOIDED_DATA])
     data = form.pass_data(pass_.data)
+    if data == pass_.data:
+        flash("Nothing changed: the pass is as it was, and no device was updated.")
+        return redirect(url_for("dashboard.pass_detail", pass_id=pass_.id))
 
     try:
         service.update_pass(pass_, data, actor=f"user:{current_user.id}")

@@ -97,11 +97,15 @@ def _usable_link_or_abort(token: str) -> DownloadLink:
     if link is None or not link.items:
         abort(make_response(render_template("downloads/not_found.html"), 404))
 
-    if not link.is_usable(utcnow()):
+    # A voided pass is no longer valid: it is not handed out to be added.
+    is_voided = all(pass_.is_voided for pass_ in link.passes)
+    if is_voided or not link.is_usable(utcnow()):
         merchant = link.passes[0].pass_type.merchant
         page = render_template(
             "downloads/unavailable.html",
             organization=merchant.name,
+            is_voided=is_voided,
+            several=len(link.passes) > 1,
             is_revoked=link.revoked_at is not None,
             expired_on=_day(link.expires_at) if link.expires_at else None,
         )

@@ -282,11 +282,14 @@ def update_pass(
     With `push` False no push job is queued: the caller pushes itself (the
     merchant API does, to answer with the outcomes). With `report` False no
     pass.updated webhook event is recorded: the caller reports many passes at
-    once (events.passes_updated).
+    once (events.passes_updated). Data equal to the pass's own, with the voided
+    flag as it is, changes nothing: no new version, event or push.
     """
+    voiding = is_voided is not None and is_voided != pass_.is_voided
+    if not voiding and (data is None or dict(data) == pass_.data):
+        return pass_
     if data is not None:
         pass_.data = dict(data)
-    voiding = is_voided is not None and is_voided != pass_.is_voided
     if is_voided is not None:
         pass_.is_voided = is_voided
     try:
