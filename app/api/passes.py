@@ -402,8 +402,6 @@ def change_data(pass_: Pass, changes: dict[str, Any], *, report: bool = True) ->
     With `report` False the caller records the pass.updated webhook event.
     """
     data = {**pass_.data, **changes}
-    if data == pass_.data:
-        return False
     if len(data) > MAX_DATA_KEYS:
         raise ApiProblem(
             422,
@@ -413,7 +411,7 @@ def change_data(pass_: Pass, changes: dict[str, Any], *, report: bool = True) ->
             errors={"json": {"data": [f"Give at most {MAX_DATA_KEYS} values."]}},
         )
     try:
-        service.update_pass(
+        return service.update_pass(
             pass_,
             data,
             actor=_actor(),
@@ -422,7 +420,6 @@ def change_data(pass_: Pass, changes: dict[str, Any], *, report: bool = True) ->
         )
     except (PassDataError, PassValidationError) as error:
         raise _data_problem(error) from error
-    return True
 
 
 def _show_passes(results: list[dict[str, Any]]) -> int:

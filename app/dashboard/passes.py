@@ -95,16 +95,16 @@ def update_pass_data(pass_id: int):
     if pass_.is_voided:
         return detail_page(pass_, form, data_errors=[VOIDED_DATA])
     data = form.pass_data(pass_.data)
-    if data == pass_.data:
-        flash("Nothing changed: the pass is as it was, and no device was updated.")
-        return redirect(url_for("dashboard.pass_detail", pass_id=pass_.id))
 
     try:
-        service.update_pass(pass_, data, actor=f"user:{current_user.id}")
+        changed = service.update_pass(pass_, data, actor=f"user:{current_user.id}")
     except (PassDataError, PassValidationError) as error:
         # update_pass stored nothing; the form keeps what was typed.
         return detail_page(pass_, form, data_errors=_messages(error))
 
+    if not changed:
+        flash("Nothing changed: the pass is as it was, and no device was updated.")
+        return redirect(url_for("dashboard.pass_detail", pass_id=pass_.id))
     log.info("pass %s data changed by user %s", pass_.id, current_user.id)
     flash("Saved. Devices with the pass are being updated.")
     return redirect(url_for("dashboard.pass_detail", pass_id=pass_.id))

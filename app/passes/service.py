@@ -274,7 +274,7 @@ def update_pass(
     actor: str = "system",
     push: bool = True,
     report: bool = True,
-) -> Pass:
+) -> bool:
     """Change a pass's data or voided flag, then push to its devices.
 
     The pass is rendered and checked before anything is stored, so bad data
@@ -283,11 +283,12 @@ def update_pass(
     merchant API does, to answer with the outcomes). With `report` False no
     pass.updated webhook event is recorded: the caller reports many passes at
     once (events.passes_updated). Data equal to the pass's own, with the voided
-    flag as it is, changes nothing: no new version, event or push.
+    flag as it is, changes nothing: no new version, event or push, and the
+    answer is False.
     """
     voiding = is_voided is not None and is_voided != pass_.is_voided
     if not voiding and (data is None or dict(data) == pass_.data):
-        return pass_
+        return False
     if data is not None:
         pass_.data = dict(data)
     if is_voided is not None:
@@ -309,7 +310,7 @@ def update_pass(
         events.pass_updated(pass_)
     if push:
         jobs.enqueue("app.push.service.push_pass_updates", [pass_.id])
-    return pass_
+    return True
 
 
 def update_template_design(

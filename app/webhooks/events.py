@@ -101,11 +101,7 @@ def passes_removed(
 
 def pass_updated(pass_: Pass) -> None:
     """Report that the pass's content changed."""
-    pass_type = pass_.pass_type
-    data = pass_data(
-        pass_type.pass_type_identifier, pass_.serial_number, voided=pass_.is_voided
-    )
-    emit(pass_type.merchant_id, PASS_UPDATED, [data])
+    passes_updated([pass_])
 
 
 def passes_updated(passes: Iterable[Pass]) -> None:
